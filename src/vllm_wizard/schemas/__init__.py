@@ -1,0 +1,1 @@
+"""Pydantic models shared by the core, the CLI and the web layer."""
