@@ -1,0 +1,133 @@
+"""The `vllm-wizard` command line: a thin Typer layer over vllm_wizard.core."""
+
+from __future__ import annotations
+
+import sys
+from enum import Enum
+from typing import Annotated, Any
+
+import click
+import typer
+
+from vllm_wizard import __version__
+from vllm_wizard.cli.errors import EXIT_USER, report_error
+from vllm_wizard.schemas.request import DEFAULT_VLLM_VERSION, PlanRequest
+
+app = typer.Typer(
+    name="vllm-wizard",
+    help="Will this model fit on this hardware, how do I launch vLLM for it, and how fast is it?",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+def _help(field: str, default: str | None = None) -> str:
+    text = PlanRequest.model_fields[field].description or ""
+    return f"{text} [default: {default}]" if default is not None else text
+
+
+class OutputFormat(str, Enum):
+    text = "text"
+    json = "json"
+    yaml = "yaml"
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        print(f"vllm-wizard {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version_callback, is_eager=True, help="Show the version.")
+    ] = False,
+) -> None:
+    """Plan vLLM deployments: feasibility, a serve command and approximate speed."""
+
+
+ModelOpt = Annotated[str, typer.Option("--model", "-m", help=_help("model"), show_default=False)]
+GpuOpt = Annotated[str | None, typer.Option("--gpu", help=_help("gpu"), show_default=False)]
+GpusOpt = Annotated[int, typer.Option("--gpus", help=_help("gpus"))]
+OptInt = int | None
+OptFloat = float | None
+
+
+@app.command("plan")
+def plan_command(
+    model: ModelOpt,
+    gpu: GpuOpt = None,
+    gpus: GpusOpt = 1,
+    gpus_per_node: Annotated[OptInt, typer.Option(help=_help("gpus_per_node"))] = None,
+    vram_gb: Annotated[OptFloat, typer.Option(help=_help("vram_gb"))] = None,
+    interconnect: Annotated[str | None, typer.Option(help=_help("interconnect"))] = None,
+    tensor_parallel_size: Annotated[OptInt, typer.Option("--tensor-parallel-size", "-tp",
+                                                         help=_help("tensor_parallel_size"))] = None,
+    pipeline_parallel_size: Annotated[OptInt, typer.Option("--pipeline-parallel-size", "-pp",
+                                                           help=_help("pipeline_parallel_size"))] = None,
+    revision: Annotated[str | None, typer.Option(help=_help("revision"))] = None,
+    trust_remote_code: Annotated[bool, typer.Option(help=_help("trust_remote_code"))] = False,
+    tokenizer: Annotated[str | None, typer.Option(help=_help("tokenizer"))] = None,
+    dtype: Annotated[str, typer.Option(help=_help("dtype"))] = "auto",
+    quantization: Annotated[str | None, typer.Option(help=_help("quantization", "none"))] = None,
+    kv_cache_dtype: Annotated[str, typer.Option(help=_help("kv_cache_dtype"))] = "auto",
+    max_model_len: Annotated[OptInt, typer.Option(help=_help("max_model_len"))] = None,
+    params_b: Annotated[OptFloat, typer.Option(help=_help("params_b"))] = None,
+    prompt_tokens: Annotated[int, typer.Option(help=_help("prompt_tokens"))] = 1024,
+    gen_tokens: Annotated[int, typer.Option(help=_help("gen_tokens"))] = 256,
+    concurrency: Annotated[int, typer.Option(help=_help("concurrency"))] = 1,
+    target_latency_ms: Annotated[OptFloat, typer.Option(help=_help("target_latency_ms"))] = None,
+    streaming: Annotated[bool, typer.Option(help=_help("streaming"))] = True,
+    batching_mode: Annotated[str, typer.Option(help=_help("batching_mode"))] = "balanced",
+    gpu_memory_utilization: Annotated[float, typer.Option(help=_help("gpu_memory_utilization"))] = 0.90,
+    overhead_gb: Annotated[OptFloat, typer.Option(help=_help("overhead_gb", "estimated"))] = None,
+    fragmentation_factor: Annotated[float, typer.Option(help=_help("fragmentation_factor"))] = 1.15,
+    headroom_gb: Annotated[float, typer.Option(help=_help("headroom_gb"))] = 1.0,
+    vllm_version: Annotated[str, typer.Option(help=_help("vllm_version"))] = DEFAULT_VLLM_VERSION,
+    max_num_seqs: Annotated[OptInt, typer.Option(help=_help("max_num_seqs", "the concurrency"))] = None,
+    max_num_batched_tokens: Annotated[OptInt, typer.Option(
+        help=_help("max_num_batched_tokens", "from the workload"))] = None,
+    block_size: Annotated[OptInt, typer.Option(help=_help("block_size", "16"))] = None,
+    enforce_eager: Annotated[bool | None, typer.Option(
+        "--enforce-eager/--no-enforce-eager", help=_help("enforce_eager", "off"), show_default=False)] = None,
+    output_format: Annotated[OutputFormat, typer.Option("--format", help="Output: text, json or yaml.")]
+        = OutputFormat.text,
+    as_json: Annotated[bool, typer.Option("--json", help="Shorthand for --format json.")] = False,
+    explain: Annotated[bool, typer.Option(help="Show why each vLLM argument was chosen.")] = False,
+) -> None:
+    """Will MODEL fit on the GPUs? Memory budget, vLLM args, command and approximate speed.
+
+    Examples:
+
+      vllm-wizard plan --model meta-llama/Llama-3.1-8B-Instruct --gpu "A100 80GB" --max-model-len 8192 --concurrency 16
+
+      vllm-wizard plan --model ./models/my-model --gpu H100 --gpus 2 --json
+    """
+    fields: dict[str, Any] = {k: v for k, v in locals().items()
+                              if k in PlanRequest.model_fields and v is not None}
+    fmt = OutputFormat.json if as_json else output_format
+    from vllm_wizard.cli.output import print_plan
+    from vllm_wizard.core.planner import plan
+
+    request = PlanRequest(**fields)
+    result = plan(request)
+    print_plan(result, fmt.value, explain=explain)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point: run the app, turning every failure into one line and an exit code."""
+    try:
+        app(args=argv, standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        sys.exit(130)
+    except click.ClickException as exc:
+        print(f"error: {exc.format_message()} (see --help)", file=sys.stderr)
+        sys.exit(EXIT_USER)
+    except Exception as exc:  # noqa: BLE001 - the one place every failure is reported
+        sys.exit(report_error(exc))
+    sys.exit(0)

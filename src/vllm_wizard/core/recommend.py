@@ -1,0 +1,95 @@
+"""Recommendation logic: valid parallel layouts and the engine arguments to emit."""
+
+from __future__ import annotations
+
+import math
+
+from vllm_wizard.errors import InvalidLayoutError
+from vllm_wizard.schemas.model import ModelMetadata
+from vllm_wizard.schemas.request import PlanRequest
+from vllm_wizard.units import GiB
+
+MIN_BATCHED_TOKENS = 2048
+SMALL_GPU_BATCHED_TOKENS = 8192
+LARGE_GPU_BATCHED_TOKENS = 16384
+LARGE_GPU_BYTES = 48 * GiB
+
+
+def is_valid_tp(meta: ModelMetadata, tp: int) -> bool:
+    """vLLM can shard the model over `tp` GPUs.
+
+    TP must divide the attention heads; for GQA the KV heads must divide TP or TP them
+    (smaller KV-head counts are replicated). MLA has one latent cache, so only the
+    attention heads matter.
+    """
+    if meta.num_attention_heads % tp:
+        return False
+    if meta.attention == "mla":
+        return True
+    return meta.num_kv_heads % tp == 0 or tp % meta.num_kv_heads == 0
+
+
+def valid_tp_sizes(meta: ModelMetadata, max_tp: int) -> list[int]:
+    """Every valid TP size from 1 to `max_tp`, ascending."""
+    return [tp for tp in range(1, max_tp + 1) if is_valid_tp(meta, tp)]
+
+
+def check_tp(meta: ModelMetadata, tp: int) -> None:
+    """Raise InvalidLayoutError naming the valid sizes when vLLM cannot shard with `tp`."""
+    if is_valid_tp(meta, tp):
+        return
+    valid = ", ".join(str(t) for t in valid_tp_sizes(meta, 64))
+    raise InvalidLayoutError(
+        f"--tensor-parallel-size {tp} cannot shard {meta.model_id} "
+        f"({meta.num_attention_heads} attention heads, {meta.num_kv_heads} KV heads); "
+        f"use one of {valid}.",
+        field="tensor_parallel_size",
+    )
+
+
+def recommend_max_num_seqs(request: PlanRequest) -> int:
+    """max_num_seqs: the requested concurrency, a quarter more in throughput mode."""
+    if request.max_num_seqs is not None:
+        return request.max_num_seqs
+    if request.batching_mode == "throughput":
+        return math.ceil(request.concurrency * 1.25)
+    return request.concurrency
+
+
+def recommend_max_num_batched_tokens(request: PlanRequest, max_num_seqs: int, vram_bytes: int) -> int:
+    """Tokens per scheduler step: the workload's tokens, within a ceiling set by GPU size.
+
+    Larger steps raise prefill throughput and the activation peak; latency mode keeps
+    steps small so decodes are not stalled behind long prefills.
+    """
+    if request.max_num_batched_tokens is not None:
+        return request.max_num_batched_tokens
+    ceiling = LARGE_GPU_BATCHED_TOKENS if vram_bytes >= LARGE_GPU_BYTES else SMALL_GPU_BATCHED_TOKENS
+    if request.batching_mode == "throughput":
+        ceiling *= 2
+    elif request.batching_mode == "latency":
+        ceiling = SMALL_GPU_BATCHED_TOKENS
+    wanted = (request.prompt_tokens + request.gen_tokens) * request.concurrency
+    return max(min(wanted, ceiling), MIN_BATCHED_TOKENS, max_num_seqs)
+
+
+def resolve_weight_dtype(requested: str, checkpoint_dtype: str, compute_capability: str | None) -> str:
+    """The dtype vLLM loads weights in: 'auto' follows the checkpoint, fp32 becomes bf16.
+
+    GPUs before compute capability 8.0 have no bfloat16, so vLLM falls back to float16.
+    """
+    dtype = checkpoint_dtype if requested == "auto" else requested
+    if requested == "auto" and dtype == "float32":
+        dtype = "bfloat16"
+    if dtype == "bfloat16" and _lacks_bf16(compute_capability):
+        dtype = "float16"
+    return dtype
+
+
+def _lacks_bf16(compute_capability: str | None) -> bool:
+    if not compute_capability or compute_capability.startswith("gfx"):
+        return False
+    try:
+        return float(compute_capability) < 8.0
+    except ValueError:
+        return False
