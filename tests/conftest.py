@@ -26,11 +26,23 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 def llama_meta(**overrides: Any) -> ModelMetadata:
     """Llama-3.1-8B's shape (32 layers, 32 q / 8 kv heads, head_dim 128), editable."""
     base: dict[str, Any] = dict(
-        model_id="test/llama-8b", source="local", architecture="LlamaForCausalLM",
-        model_type="llama", num_layers=32, hidden_size=4096, num_attention_heads=32,
-        num_kv_heads=8, head_dim=128, intermediate_size=14336, vocab_size=128256,
-        max_position_embeddings=131072, torch_dtype="bfloat16", kv_layers=32,
-        params_total=8_030_261_248, params_active=8_030_261_248, weights_source="config",
+        model_id="test/llama-8b",
+        source="local",
+        architecture="LlamaForCausalLM",
+        model_type="llama",
+        num_layers=32,
+        hidden_size=4096,
+        num_attention_heads=32,
+        num_kv_heads=8,
+        head_dim=128,
+        intermediate_size=14336,
+        vocab_size=128256,
+        max_position_embeddings=131072,
+        torch_dtype="bfloat16",
+        kv_layers=32,
+        params_total=8_030_261_248,
+        params_active=8_030_261_248,
+        weights_source="config",
     )
     base.update(overrides)
     return ModelMetadata(**base)

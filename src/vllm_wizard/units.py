@@ -16,7 +16,7 @@ GB = 10**9
 
 def gib_to_bytes(gib: float) -> int:
     """Convert GiB (2**30 bytes) to whole bytes, rounding down."""
-    return int(math.floor(gib * GiB))
+    return math.floor(gib * GiB)
 
 
 def bytes_to_gib(n_bytes: float, ndigits: int = 2) -> float:

@@ -23,8 +23,14 @@ from vllm_wizard.units import GiB
 
 def _settings(**kw: object) -> EngineSettings:
     base: dict[str, object] = dict(
-        max_model_len=8192, max_num_seqs=16, max_num_batched_tokens=8192, block_size=16,
-        enforce_eager=False, gpu_memory_utilization=0.9, weight_dtype_bytes=2, kv_dtype_bytes=2,
+        max_model_len=8192,
+        max_num_seqs=16,
+        max_num_batched_tokens=8192,
+        block_size=16,
+        enforce_eager=False,
+        gpu_memory_utilization=0.9,
+        weight_dtype_bytes=2,
+        kv_dtype_bytes=2,
     )
     base.update(kw)
     return EngineSettings(**base)  # type: ignore[arg-type]
@@ -45,8 +51,14 @@ def test_fp8_kv_halves_the_bytes() -> None:
 
 
 def test_mla_kv_is_not_split_by_tp() -> None:
-    meta = llama_meta(attention="mla", mla_kv_dim=576, num_layers=61, kv_layers=61,
-                      num_attention_heads=128, num_kv_heads=128)
+    meta = llama_meta(
+        attention="mla",
+        mla_kv_dim=576,
+        num_layers=61,
+        kv_layers=61,
+        num_attention_heads=128,
+        num_kv_heads=128,
+    )
     assert kv_bytes_per_token(meta, 2, 1) == 70_272
     assert kv_bytes_per_token(meta, 2, 8) == 70_272
 

@@ -7,7 +7,11 @@ import shlex
 import pytest
 
 from tests.conftest import llama_meta
-from vllm_wizard.core.dtypes import normalize_dtype, normalize_kv_cache_dtype, normalize_quantization
+from vllm_wizard.core.dtypes import (
+    normalize_dtype,
+    normalize_kv_cache_dtype,
+    normalize_quantization,
+)
 from vllm_wizard.core.recommend import (
     check_tp,
     is_valid_tp,
@@ -43,8 +47,9 @@ def test_mla_only_needs_heads_to_divide() -> None:
     ("mode", "expected"), [("balanced", 16384), ("throughput", 32768), ("latency", 8192)]
 )
 def test_batched_tokens_ceiling_by_mode(mode: str, expected: int) -> None:
-    req = PlanRequest(model="x", prompt_tokens=2000, gen_tokens=500, concurrency=64,
-                      batching_mode=mode)  # type: ignore[arg-type]
+    req = PlanRequest(
+        model="x", prompt_tokens=2000, gen_tokens=500, concurrency=64, batching_mode=mode
+    )  # type: ignore[arg-type]
     assert recommend_max_num_batched_tokens(req, 64, 80 * GiB) == expected
 
 
@@ -66,8 +71,16 @@ def test_weight_dtype_resolution(requested: str, checkpoint: str, cc: str, expec
     assert resolve_weight_dtype(requested, checkpoint, cc) == expected
 
 
-@pytest.mark.parametrize(("given", "vllm"), [("bf16", "bfloat16"), ("fp16", "float16"),
-                                             ("fp32", "float32"), ("auto", "auto"), ("half", "float16")])
+@pytest.mark.parametrize(
+    ("given", "vllm"),
+    [
+        ("bf16", "bfloat16"),
+        ("fp16", "float16"),
+        ("fp32", "float32"),
+        ("auto", "auto"),
+        ("half", "float16"),
+    ],
+)
 def test_spec_dtype_spellings_map_to_vllm(given: str, vllm: str) -> None:
     assert normalize_dtype(given) == vllm
 
@@ -85,9 +98,16 @@ def test_kv_and_quant_spellings_map_to_vllm() -> None:
 
 def test_serve_command_uses_only_real_flags_with_valid_values() -> None:
     table = load_flag_table()
-    args = {"model": "meta-llama/Llama-3.1-8B-Instruct", "tensor_parallel_size": 2,
-            "dtype": "bfloat16", "gpu_memory_utilization": 0.9, "max_model_len": 8192,
-            "kv_cache_dtype": "fp8_e4m3", "enforce_eager": True, "trust_remote_code": False}
+    args = {
+        "model": "meta-llama/Llama-3.1-8B-Instruct",
+        "tensor_parallel_size": 2,
+        "dtype": "bfloat16",
+        "gpu_memory_utilization": 0.9,
+        "max_model_len": 8192,
+        "kv_cache_dtype": "fp8_e4m3",
+        "enforce_eager": True,
+        "trust_remote_code": False,
+    }
     cmd = render_serve_command(args, table)
     tokens = shlex.split(cmd)
     assert tokens[:3] == ["vllm", "serve", "meta-llama/Llama-3.1-8B-Instruct"]

@@ -6,7 +6,6 @@ import sys
 from enum import Enum
 from typing import Annotated, Any
 
-import click
 import typer
 
 from vllm_wizard import __version__
@@ -43,7 +42,10 @@ def _version_callback(value: bool) -> None:
 @app.callback()
 def _root(
     version: Annotated[
-        bool, typer.Option("--version", callback=_version_callback, is_eager=True, help="Show the version.")
+        bool,
+        typer.Option(
+            "--version", callback=_version_callback, is_eager=True, help="Show the version."
+        ),
     ] = False,
 ) -> None:
     """Plan vLLM deployments: feasibility, a serve command and approximate speed."""
@@ -64,10 +66,13 @@ def plan_command(
     gpus_per_node: Annotated[OptInt, typer.Option(help=_help("gpus_per_node"))] = None,
     vram_gb: Annotated[OptFloat, typer.Option(help=_help("vram_gb"))] = None,
     interconnect: Annotated[str | None, typer.Option(help=_help("interconnect"))] = None,
-    tensor_parallel_size: Annotated[OptInt, typer.Option("--tensor-parallel-size", "-tp",
-                                                         help=_help("tensor_parallel_size"))] = None,
-    pipeline_parallel_size: Annotated[OptInt, typer.Option("--pipeline-parallel-size", "-pp",
-                                                           help=_help("pipeline_parallel_size"))] = None,
+    tensor_parallel_size: Annotated[
+        OptInt, typer.Option("--tensor-parallel-size", "-tp", help=_help("tensor_parallel_size"))
+    ] = None,
+    pipeline_parallel_size: Annotated[
+        OptInt,
+        typer.Option("--pipeline-parallel-size", "-pp", help=_help("pipeline_parallel_size")),
+    ] = None,
     revision: Annotated[str | None, typer.Option(help=_help("revision"))] = None,
     trust_remote_code: Annotated[bool, typer.Option(help=_help("trust_remote_code"))] = False,
     tokenizer: Annotated[str | None, typer.Option(help=_help("tokenizer"))] = None,
@@ -82,19 +87,31 @@ def plan_command(
     target_latency_ms: Annotated[OptFloat, typer.Option(help=_help("target_latency_ms"))] = None,
     streaming: Annotated[bool, typer.Option(help=_help("streaming"))] = True,
     batching_mode: Annotated[str, typer.Option(help=_help("batching_mode"))] = "balanced",
-    gpu_memory_utilization: Annotated[float, typer.Option(help=_help("gpu_memory_utilization"))] = 0.90,
+    gpu_memory_utilization: Annotated[
+        float, typer.Option(help=_help("gpu_memory_utilization"))
+    ] = 0.90,
     overhead_gb: Annotated[OptFloat, typer.Option(help=_help("overhead_gb", "estimated"))] = None,
     fragmentation_factor: Annotated[float, typer.Option(help=_help("fragmentation_factor"))] = 1.15,
     headroom_gb: Annotated[float, typer.Option(help=_help("headroom_gb"))] = 1.0,
     vllm_version: Annotated[str, typer.Option(help=_help("vllm_version"))] = DEFAULT_VLLM_VERSION,
-    max_num_seqs: Annotated[OptInt, typer.Option(help=_help("max_num_seqs", "the concurrency"))] = None,
-    max_num_batched_tokens: Annotated[OptInt, typer.Option(
-        help=_help("max_num_batched_tokens", "from the workload"))] = None,
+    max_num_seqs: Annotated[
+        OptInt, typer.Option(help=_help("max_num_seqs", "the concurrency"))
+    ] = None,
+    max_num_batched_tokens: Annotated[
+        OptInt, typer.Option(help=_help("max_num_batched_tokens", "from the workload"))
+    ] = None,
     block_size: Annotated[OptInt, typer.Option(help=_help("block_size", "16"))] = None,
-    enforce_eager: Annotated[bool | None, typer.Option(
-        "--enforce-eager/--no-enforce-eager", help=_help("enforce_eager", "off"), show_default=False)] = None,
-    output_format: Annotated[OutputFormat, typer.Option("--format", help="Output: text, json or yaml.")]
-        = OutputFormat.text,
+    enforce_eager: Annotated[
+        bool | None,
+        typer.Option(
+            "--enforce-eager/--no-enforce-eager",
+            help=_help("enforce_eager", "off"),
+            show_default=False,
+        ),
+    ] = None,
+    output_format: Annotated[
+        OutputFormat, typer.Option("--format", help="Output: text, json or yaml.")
+    ] = OutputFormat.text,
     as_json: Annotated[bool, typer.Option("--json", help="Shorthand for --format json.")] = False,
     explain: Annotated[bool, typer.Option(help="Show why each vLLM argument was chosen.")] = False,
 ) -> None:
@@ -106,8 +123,9 @@ def plan_command(
 
       vllm-wizard plan --model ./models/my-model --gpu H100 --gpus 2 --json
     """
-    fields: dict[str, Any] = {k: v for k, v in locals().items()
-                              if k in PlanRequest.model_fields and v is not None}
+    fields: dict[str, Any] = {
+        k: v for k, v in locals().items() if k in PlanRequest.model_fields and v is not None
+    }
     fmt = OutputFormat.json if as_json else output_format
     from vllm_wizard.cli.output import print_plan
     from vllm_wizard.core.planner import plan
@@ -121,13 +139,14 @@ def main(argv: list[str] | None = None) -> None:
     """Console entry point: run the app, turning every failure into one line and an exit code."""
     try:
         app(args=argv, standalone_mode=False)
-    except click.exceptions.Exit as exc:
+    except typer.Exit as exc:
         sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
+    except typer.Abort:
         sys.exit(130)
-    except click.ClickException as exc:
-        print(f"error: {exc.format_message()} (see --help)", file=sys.stderr)
+    except typer.exceptions.TyperException as exc:
+        message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+        print(f"error: {message} (see --help)", file=sys.stderr)
         sys.exit(EXIT_USER)
-    except Exception as exc:  # noqa: BLE001 - the one place every failure is reported
+    except Exception as exc:
         sys.exit(report_error(exc))
     sys.exit(0)

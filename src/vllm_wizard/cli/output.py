@@ -30,11 +30,18 @@ def _print_report(r: PlanResult, explain: bool) -> None:
     out = Console(highlight=False)
     f, h = r.feasibility, r.hardware
     verdict = Text("FITS", style="bold green") if f.fits else Text("DOES NOT FIT", style="bold red")
-    out.print(Text.assemble(verdict, f"  {r.model.id} on {h.gpus}x {h.gpu_name} "
-                            f"(TP {h.tensor_parallel_size}, PP {h.pipeline_parallel_size}, "
-                            f"{h.replicas} replica(s)); OOM risk: {f.oom_risk}"))
-    out.print(f"vLLM {r.vllm_version} would {'start' if f.will_start else 'NOT start'}. "
-              "Memory in GiB (2^30 bytes).\n")
+    out.print(
+        Text.assemble(
+            verdict,
+            f"  {r.model.id} on {h.gpus}x {h.gpu_name} "
+            f"(TP {h.tensor_parallel_size}, PP {h.pipeline_parallel_size}, "
+            f"{h.replicas} replica(s)); OOM risk: {f.oom_risk}",
+        )
+    )
+    out.print(
+        f"vLLM {r.vllm_version} would {'start' if f.will_start else 'NOT start'}. "
+        "Memory in GiB (2^30 bytes).\n"
+    )
     out.print(_budget_table(r))
     out.print(_memory_bar(r))
     out.print(_capacity_table(r))
@@ -57,13 +64,19 @@ def _print_report(r: PlanResult, explain: bool) -> None:
 
 def _budget_table(r: PlanResult) -> Table:
     g, f = r.feasibility.per_gpu, r.feasibility
-    t = Table(title="VRAM per GPU (vLLM's start-up view) and per replica (workload view)",
-              title_justify="left")
+    t = Table(
+        title="VRAM per GPU (vLLM's start-up view) and per replica (workload view)",
+        title_justify="left",
+    )
     t.add_column("item")
     t.add_column("per GPU", justify="right")
     t.add_column("replica", justify="right")
     t.add_row("total memory", f"{g.vram_gb:.2f}", f"{f.vram_total_gb:.2f}")
-    t.add_row("target allocation (x utilization)", f"{g.target_alloc_gb:.2f}", f"{f.vram_target_alloc_gb:.2f}")
+    t.add_row(
+        "target allocation (x utilization)",
+        f"{g.target_alloc_gb:.2f}",
+        f"{f.vram_target_alloc_gb:.2f}",
+    )
     t.add_row("weights", f"{g.weights_gb:.2f}", f"{f.weights_gb:.2f}")
     t.add_row("activation peak", f"{g.activation_gb:.2f}", "")
     t.add_row("non-torch memory", f"{g.non_torch_gb:.2f}", "")
@@ -79,8 +92,11 @@ def _memory_bar(r: PlanResult) -> Text:
     """One GPU's memory as a stacked bar: weights, overhead, KV cache, unused."""
     g = r.feasibility.per_gpu
     overhead = g.activation_gb + g.non_torch_gb + g.cuda_graph_gb
-    parts = [("W", g.weights_gb, "blue"), ("O", overhead, "magenta"),
-             ("K", max(0.0, g.kv_cache_capacity_gb), "green")]
+    parts = [
+        ("W", g.weights_gb, "blue"),
+        ("O", overhead, "magenta"),
+        ("K", max(0.0, g.kv_cache_capacity_gb), "green"),
+    ]
     bar = Text("per GPU |")
     used = 0
     for char, gib, style in parts:

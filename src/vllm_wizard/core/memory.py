@@ -80,8 +80,12 @@ def embedding_params(meta: ModelMetadata) -> int:
     return rows if meta.tie_word_embeddings else 2 * rows
 
 
-def model_weights_bytes(meta: ModelMetadata, weight_dtype_bytes: float, quantization: str | None,
-                        bytes_per_quantized_param: float | None) -> int:
+def model_weights_bytes(
+    meta: ModelMetadata,
+    weight_dtype_bytes: float,
+    quantization: str | None,
+    bytes_per_quantized_param: float | None,
+) -> int:
     """Bytes of all weights as vLLM loads them, over every GPU.
 
     A quantized checkpoint with a known size loads at that size. An unquantized checkpoint
@@ -138,8 +142,10 @@ def activation_peak_bytes(meta: ModelMetadata, settings: EngineSettings) -> int:
     num_reqs = min(settings.max_num_seqs, settings.max_num_batched_tokens)
     logits = LOGITS_BYTES_PER_ENTRY * num_reqs * meta.vocab_size
     mlp_width = meta.intermediate_size or 4 * meta.hidden_size
-    per_token = (2 * mlp_width // settings.tensor_parallel_size
-                 + ACTIVATION_HIDDEN_BUFFERS * meta.hidden_size)
+    per_token = (
+        2 * mlp_width // settings.tensor_parallel_size
+        + ACTIVATION_HIDDEN_BUFFERS * meta.hidden_size
+    )
     forward = int(settings.max_num_batched_tokens * per_token * settings.weight_dtype_bytes)
     logger.debug("activation: logits=%d forward=%d bytes", logits, forward)
     return logits + forward
@@ -166,8 +172,9 @@ def cuda_graph_bytes(meta: ModelMetadata, settings: EngineSettings) -> int:
     return int(CUDA_GRAPH_BASE_BYTES + n_graphs * CUDA_GRAPH_PER_GRAPH_BYTES * depth)
 
 
-def plan_gpu_budget(meta: ModelMetadata, total_bytes: int, weights_total: int,
-                    settings: EngineSettings) -> GpuBudget:
+def plan_gpu_budget(
+    meta: ModelMetadata, total_bytes: int, weights_total: int, settings: EngineSettings
+) -> GpuBudget:
     """Replay vLLM's start-up accounting for the worker with the fewest KV blocks."""
     tp, pp = settings.tensor_parallel_size, settings.pipeline_parallel_size
     requested = math.ceil(total_bytes * settings.gpu_memory_utilization)
@@ -209,12 +216,15 @@ def plan_gpu_budget(meta: ModelMetadata, total_bytes: int, weights_total: int,
     )
 
 
-def _startup_failure(requested: int, weights: int, available: int, per_block: int,
-                     blocks_per_request: int) -> str | None:
+def _startup_failure(
+    requested: int, weights: int, available: int, per_block: int, blocks_per_request: int
+) -> str | None:
     """The reason vLLM would refuse to start, or None."""
     if weights > requested:
-        return (f"weights need {weights / GiB:.2f} GiB per GPU but the budget is "
-                f"{requested / GiB:.2f} GiB")
+        return (
+            f"weights need {weights / GiB:.2f} GiB per GPU but the budget is "
+            f"{requested / GiB:.2f} GiB"
+        )
     if available <= 0:
         return "no memory left for the KV cache after weights and activations"
     if available - per_block < per_block * blocks_per_request:
@@ -222,15 +232,17 @@ def _startup_failure(requested: int, weights: int, available: int, per_block: in
     return None
 
 
-def max_sequences_at_context(free_bytes: int, context: int, kv_per_token: int,
-                             fragmentation: float) -> int:
+def max_sequences_at_context(
+    free_bytes: int, context: int, kv_per_token: int, fragmentation: float
+) -> int:
     """SPEC 5.2.6: how many sequences of `context` tokens the free bytes hold."""
     per_seq = context * kv_per_token * fragmentation
     return max(0, int(free_bytes // per_seq)) if per_seq > 0 else 0
 
 
-def max_context_at_sequences(free_bytes: int, sequences: int, kv_per_token: int,
-                             fragmentation: float) -> int:
+def max_context_at_sequences(
+    free_bytes: int, sequences: int, kv_per_token: int, fragmentation: float
+) -> int:
     """SPEC 5.2.6: the longest context `sequences` concurrent requests can each have."""
     per_token = kv_per_token * fragmentation * sequences
     return max(0, int(free_bytes // per_token)) if per_token > 0 else 0

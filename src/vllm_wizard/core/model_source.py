@@ -22,8 +22,9 @@ logger = logging.getLogger(__name__)
 SIDECAR_FILES = ("quantize_config.json", "hf_quant_config.json")
 
 
-def load_model_metadata(model: str, *, params_b: float | None = None,
-                        revision: str | None = None) -> ModelMetadata:
+def load_model_metadata(
+    model: str, *, params_b: float | None = None, revision: str | None = None
+) -> ModelMetadata:
     """Resolve `model` (folder, config.json path or Hub id) to ModelMetadata."""
     path = Path(model).expanduser()
     if path.is_dir():
@@ -65,12 +66,19 @@ def _read_json(path: Path) -> dict[str, Any]:
             field="model",
         ) from None
     if not isinstance(data, dict):
-        raise UserInputError(f"{path} does not hold a JSON object; is it a config.json?", field="model")
+        raise UserInputError(
+            f"{path} does not hold a JSON object; is it a config.json?", field="model"
+        )
     return data
 
 
-def _from_folder(folder: Path, model_id: str, source: ModelSource, params_b: float | None,
-                 config_path: Path | None = None) -> ModelMetadata:
+def _from_folder(
+    folder: Path,
+    model_id: str,
+    source: ModelSource,
+    params_b: float | None,
+    config_path: Path | None = None,
+) -> ModelMetadata:
     config_path = config_path or folder / "config.json"
     if not config_path.is_file():
         raise ModelNotFoundError(
@@ -81,19 +89,27 @@ def _from_folder(folder: Path, model_id: str, source: ModelSource, params_b: flo
     config = _read_json(config_path)
     extra = {name: _read_json(folder / name) for name in SIDECAR_FILES if (folder / name).is_file()}
     summary = read_safetensors_headers(folder) or read_index(folder)
-    return parse_model_config(config, model_id=model_id, source=source, safetensors=summary,
-                              params_b=params_b, extra_files=extra)
+    return parse_model_config(
+        config,
+        model_id=model_id,
+        source=source,
+        safetensors=summary,
+        params_b=params_b,
+        extra_files=extra,
+    )
 
 
 def _with_params_b(meta: ModelMetadata, params_b: float) -> ModelMetadata:
     params = int(params_b * 1e9)
     ratio = meta.params_active / meta.params_total
-    return meta.model_copy(update={
-        "params_total": params,
-        "params_active": max(1, int(params * ratio)),
-        "weights_bytes": None if meta.quantization is None else meta.weights_bytes,
-        "weights_source": "params_b",
-    })
+    return meta.model_copy(
+        update={
+            "params_total": params,
+            "params_active": max(1, int(params * ratio)),
+            "weights_bytes": None if meta.quantization is None else meta.weights_bytes,
+            "weights_source": "params_b",
+        }
+    )
 
 
 def _find_in_hf_cache(model: str, revision: str | None) -> Path | None:

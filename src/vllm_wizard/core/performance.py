@@ -50,7 +50,9 @@ def active_weight_bytes(meta: ModelMetadata, weights_total: int, concurrency: in
 def _decode_step_s(inp: PerfInputs, params_active: int, efficiency: float) -> float:
     avg_context = inp.prompt_tokens + inp.gen_tokens / 2
     kv_bytes = inp.concurrency * avg_context * inp.kv_bytes_per_token_per_gpu
-    memory_s = (inp.active_weight_bytes_per_gpu + kv_bytes) / (inp.memory_bandwidth_gbps * 1e9 * efficiency)
+    memory_s = (inp.active_weight_bytes_per_gpu + kv_bytes) / (
+        inp.memory_bandwidth_gbps * 1e9 * efficiency
+    )
     flops = 2 * params_active * inp.concurrency / inp.tensor_parallel_size
     compute_s = flops / (inp.bf16_tflops * 1e12 * DECODE_MFU)
     step = max(memory_s, compute_s)

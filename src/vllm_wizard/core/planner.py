@@ -99,21 +99,32 @@ def plan(request: PlanRequest) -> PlanResult:
     model_max = _model_max_len(meta, notes)
     _check_max_model_len(request, model_max)
 
-    weight_dtype = resolve_weight_dtype(requested_dtype, meta.torch_dtype, hardware.spec.compute_capability)
+    weight_dtype = resolve_weight_dtype(
+        requested_dtype, meta.torch_dtype, hardware.spec.compute_capability
+    )
     effective_quant = quantization or meta.quantization
     per_param = dtypes.weight_bytes_per_param(effective_quant) if effective_quant else None
-    weights_total = model_weights_bytes(meta, dtypes.dtype_bytes(weight_dtype), quantization, per_param)
+    weights_total = model_weights_bytes(
+        meta, dtypes.dtype_bytes(weight_dtype), quantization, per_param
+    )
     kv_bytes = dtypes.kv_dtype_bytes(kv_cache_dtype, weight_dtype)
 
-    candidate = _choose_layout(request, meta, hardware, weights_total, weight_dtype, kv_bytes, model_max)
+    candidate = _choose_layout(
+        request, meta, hardware, weights_total, weight_dtype, kv_bytes, model_max
+    )
     replicas = max(1, hardware.gpus // (candidate.tp * candidate.pp))
 
-    vllm_args, explanations = _vllm_args(request, meta, candidate, weight_dtype, kv_cache_dtype,
-                                         quantization, hardware)
-    feasibility = _feasibility(request, meta, hardware, candidate, weights_total, kv_bytes,
-                               model_max, quantization)
+    vllm_args, explanations = _vllm_args(
+        request, meta, candidate, weight_dtype, kv_cache_dtype, quantization, hardware
+    )
+    feasibility = _feasibility(
+        request, meta, hardware, candidate, weights_total, kv_bytes, model_max, quantization
+    )
     performance = _performance(request, meta, hardware, candidate, weights_total)
-    if request.target_latency_ms is not None and performance.tpot_ms_range[0] > request.target_latency_ms:
+    if (
+        request.target_latency_ms is not None
+        and performance.tpot_ms_range[0] > request.target_latency_ms
+    ):
         feasibility.warnings.append(
             f"Target {request.target_latency_ms:g} ms per token is faster than the estimate "
             f"({performance.tpot_ms_range[0]:g}-{performance.tpot_ms_range[1]:g} ms); lower "
@@ -130,7 +141,7 @@ def plan(request: PlanRequest) -> PlanResult:
             gpus_per_node=hardware.gpus_per_node,
             vram_per_gpu_gb=bytes_to_gib(hardware.memory_bytes),
             memory_bandwidth_gbps=hardware.spec.memory_bandwidth_gbps if hardware.known else None,
-            interconnect=hardware.interconnect,  # type: ignore[arg-type]
+            interconnect=hardware.interconnect,
             tensor_parallel_size=candidate.tp,
             pipeline_parallel_size=candidate.pp,
             replicas=replicas,
@@ -165,15 +176,27 @@ def _resolve_hardware(request: PlanRequest, notes: list[str]) -> Hardware:
     memory = gib_to_bytes(request.vram_gb) if request.vram_gb is not None else spec.memory_bytes
     per_node = request.gpus_per_node or min(request.gpus, 8)
     interconnect = request.interconnect or spec.interconnect
-    return Hardware(spec=spec, memory_bytes=memory, gpus=request.gpus, gpus_per_node=per_node,
-                    interconnect=interconnect, known=known)
+    return Hardware(
+        spec=spec,
+        memory_bytes=memory,
+        gpus=request.gpus,
+        gpus_per_node=per_node,
+        interconnect=interconnect,
+        known=known,
+    )
 
 
 def _custom_gpu(vram_gb: float) -> GpuSpec:
     return GpuSpec(
-        name="custom", vendor="nvidia", memory_bytes=gib_to_bytes(vram_gb),
-        memory_bandwidth_gbps=UNKNOWN_GPU_BANDWIDTH_GBPS, bf16_tflops_dense=UNKNOWN_GPU_BF16_TFLOPS,
-        compute_capability="8.0", fp8_support=False, interconnect="unknown", form_factor="unknown",
+        name="custom",
+        vendor="nvidia",
+        memory_bytes=gib_to_bytes(vram_gb),
+        memory_bandwidth_gbps=UNKNOWN_GPU_BANDWIDTH_GBPS,
+        bf16_tflops_dense=UNKNOWN_GPU_BF16_TFLOPS,
+        compute_capability="8.0",
+        fp8_support=False,
+        interconnect="unknown",
+        form_factor="unknown",
         source="user input (--vram-gb)",
     )
 
@@ -194,13 +217,22 @@ def _check_max_model_len(request: PlanRequest, model_max: int) -> None:
         )
 
 
-def _engine_settings(request: PlanRequest, hardware: Hardware, tp: int, pp: int, max_model_len: int,
-                     weight_dtype: str, kv_bytes: float) -> EngineSettings:
+def _engine_settings(
+    request: PlanRequest,
+    hardware: Hardware,
+    tp: int,
+    pp: int,
+    max_model_len: int,
+    weight_dtype: str,
+    kv_bytes: float,
+) -> EngineSettings:
     seqs = recommend_max_num_seqs(request)
     return EngineSettings(
         max_model_len=max_model_len,
         max_num_seqs=seqs,
-        max_num_batched_tokens=recommend_max_num_batched_tokens(request, seqs, hardware.memory_bytes),
+        max_num_batched_tokens=recommend_max_num_batched_tokens(
+            request, seqs, hardware.memory_bytes
+        ),
         block_size=request.block_size or DEFAULT_BLOCK_SIZE,
         enforce_eager=bool(request.enforce_eager),
         gpu_memory_utilization=request.gpu_memory_utilization,
@@ -208,12 +240,23 @@ def _engine_settings(request: PlanRequest, hardware: Hardware, tp: int, pp: int,
         kv_dtype_bytes=kv_bytes,
         tensor_parallel_size=tp,
         pipeline_parallel_size=pp,
-        overhead_bytes=gib_to_bytes(request.overhead_gb) if request.overhead_gb is not None else None,
+        overhead_bytes=gib_to_bytes(request.overhead_gb)
+        if request.overhead_gb is not None
+        else None,
     )
 
 
-def _evaluate(request: PlanRequest, meta: ModelMetadata, hardware: Hardware, weights_total: int,
-              weight_dtype: str, kv_bytes: float, model_max: int, tp: int, pp: int) -> Candidate:
+def _evaluate(
+    request: PlanRequest,
+    meta: ModelMetadata,
+    hardware: Hardware,
+    weights_total: int,
+    weight_dtype: str,
+    kv_bytes: float,
+    model_max: int,
+    tp: int,
+    pp: int,
+) -> Candidate:
     """Budget one layout; derive max_model_len from memory when the user gave none."""
     context = request.max_model_len or model_max
     settings = _engine_settings(request, hardware, tp, pp, context, weight_dtype, kv_bytes)
@@ -225,14 +268,25 @@ def _evaluate(request: PlanRequest, meta: ModelMetadata, hardware: Hardware, wei
 
     headroom = _replica_headroom(request, meta, budget, settings, kv_bytes)
     wanted = request.prompt_tokens + request.gen_tokens
-    fits = (budget.will_start and headroom >= gib_to_bytes(request.headroom_gb)
-            and (request.max_model_len is not None or context >= min(wanted, model_max)))
-    return Candidate(tp=tp, pp=pp, settings=settings, budget=budget, max_model_len=context,
-                     fits=fits, headroom_bytes=headroom)
+    fits = (
+        budget.will_start
+        and headroom >= gib_to_bytes(request.headroom_gb)
+        and (request.max_model_len is not None or context >= min(wanted, model_max))
+    )
+    return Candidate(
+        tp=tp,
+        pp=pp,
+        settings=settings,
+        budget=budget,
+        max_model_len=context,
+        fits=fits,
+        headroom_bytes=headroom,
+    )
 
 
-def _derived_context(budget: GpuBudget, settings: EngineSettings, request: PlanRequest,
-                     model_max: int) -> int:
+def _derived_context(
+    budget: GpuBudget, settings: EngineSettings, request: PlanRequest, model_max: int
+) -> int:
     """The longest context `concurrency` sequences can each have, within the model's limit."""
     usable_tokens = max(0, budget.num_blocks - 1) * settings.block_size
     per_sequence = int(usable_tokens / (request.concurrency * request.fragmentation_factor))
@@ -242,22 +296,40 @@ def _derived_context(budget: GpuBudget, settings: EngineSettings, request: PlanR
     return max(rounded, min(CONTEXT_ROUNDING, model_max))
 
 
-def _replica_headroom(request: PlanRequest, meta: ModelMetadata, budget: GpuBudget,
-                      settings: EngineSettings, kv_bytes: float) -> int:
+def _replica_headroom(
+    request: PlanRequest,
+    meta: ModelMetadata,
+    budget: GpuBudget,
+    settings: EngineSettings,
+    kv_bytes: float,
+) -> int:
     """SPEC 4.2.1 headroom over one replica: target - weights - workload KV - overhead."""
     gpus = settings.tensor_parallel_size * settings.pipeline_parallel_size
-    kv_token = replica_kv_bytes_per_token(meta, kv_bytes, settings.tensor_parallel_size,
-                                          settings.pipeline_parallel_size)
-    workload_kv = settings.max_model_len * request.concurrency * request.fragmentation_factor * kv_token
+    kv_token = replica_kv_bytes_per_token(
+        meta, kv_bytes, settings.tensor_parallel_size, settings.pipeline_parallel_size
+    )
+    workload_kv = (
+        settings.max_model_len * request.concurrency * request.fragmentation_factor * kv_token
+    )
     spent = (budget.weights_bytes + budget.overhead_bytes) * gpus + workload_kv
     return int(budget.requested_bytes * gpus - spent)
 
 
-def _choose_layout(request: PlanRequest, meta: ModelMetadata, hardware: Hardware, weights_total: int,
-                   weight_dtype: str, kv_bytes: float, model_max: int) -> Candidate:
+def _choose_layout(
+    request: PlanRequest,
+    meta: ModelMetadata,
+    hardware: Hardware,
+    weights_total: int,
+    weight_dtype: str,
+    kv_bytes: float,
+    model_max: int,
+) -> Candidate:
     """User's TP/PP when given; else the smallest valid TP in a node that fits, then PP."""
+
     def evaluate(tp: int, pp: int) -> Candidate:
-        return _evaluate(request, meta, hardware, weights_total, weight_dtype, kv_bytes, model_max, tp, pp)
+        return _evaluate(
+            request, meta, hardware, weights_total, weight_dtype, kv_bytes, model_max, tp, pp
+        )
 
     pp_fixed = request.pipeline_parallel_size
     if request.tensor_parallel_size is not None:
@@ -270,7 +342,9 @@ def _choose_layout(request: PlanRequest, meta: ModelMetadata, hardware: Hardware
     if not tps:
         raise InvalidLayoutError(
             f"No tensor-parallel size up to {max_tp} can shard {meta.model_id}; "
-            "set --tensor-parallel-size explicitly.", field="tensor_parallel_size")
+            "set --tensor-parallel-size explicitly.",
+            field="tensor_parallel_size",
+        )
     if request.batching_mode == "latency":
         tps = tps[::-1]
     if pp_fixed is not None:
@@ -297,12 +371,20 @@ def _check_gpu_count(needed: int, gpus: int) -> None:
     if needed > gpus:
         raise InvalidLayoutError(
             f"The layout needs {needed} GPUs (tensor x pipeline parallel) but --gpus is {gpus}; "
-            f"raise --gpus to {needed} or lower the parallel sizes.", field="gpus")
+            f"raise --gpus to {needed} or lower the parallel sizes.",
+            field="gpus",
+        )
 
 
-def _vllm_args(request: PlanRequest, meta: ModelMetadata, c: Candidate, weight_dtype: str,
-               kv_cache_dtype: str, quantization: str | None,
-               hardware: Hardware) -> tuple[dict[str, Any], dict[str, str]]:
+def _vllm_args(
+    request: PlanRequest,
+    meta: ModelMetadata,
+    c: Candidate,
+    weight_dtype: str,
+    kv_cache_dtype: str,
+    quantization: str | None,
+    hardware: Hardware,
+) -> tuple[dict[str, Any], dict[str, str]]:
     s = c.settings
     args: dict[str, Any] = {"model": meta.model_id}
     why: dict[str, str] = {"model": "The model to serve."}
@@ -315,26 +397,37 @@ def _vllm_args(request: PlanRequest, meta: ModelMetadata, c: Candidate, weight_d
         why["trust_remote_code"] = "The config names custom code; requested explicitly."
     args["tensor_parallel_size"] = c.tp
     why["tensor_parallel_size"] = (
-        "As requested." if request.tensor_parallel_size else
-        f"Smallest valid size that fits within a node of {hardware.gpus_per_node} GPUs"
-        if request.batching_mode != "latency" else "Largest valid size in a node: lowest latency."
+        "As requested."
+        if request.tensor_parallel_size
+        else f"Smallest valid size that fits within a node of {hardware.gpus_per_node} GPUs"
+        if request.batching_mode != "latency"
+        else "Largest valid size in a node: lowest latency."
     )
     if c.pp > 1:
         args["pipeline_parallel_size"] = c.pp
         why["pipeline_parallel_size"] = "The model does not fit in one node; stages span nodes."
     args["dtype"] = weight_dtype
-    why["dtype"] = ("Checkpoint dtype (what --dtype auto would pick), written out."
-                    if request.dtype == "auto" else "As requested.")
+    why["dtype"] = (
+        "Checkpoint dtype (what --dtype auto would pick), written out."
+        if request.dtype == "auto"
+        else "As requested."
+    )
     args["gpu_memory_utilization"] = s.gpu_memory_utilization
     why["gpu_memory_utilization"] = (
-        f"Share of each GPU vLLM may use; vLLM's own default is {VLLM_DEFAULT_UTILIZATION}.")
+        f"Share of each GPU vLLM may use; vLLM's own default is {VLLM_DEFAULT_UTILIZATION}."
+    )
     args["max_model_len"] = c.max_model_len
-    why["max_model_len"] = ("As requested." if request.max_model_len else
-                            "Longest context the KV cache holds for the requested concurrency.")
+    why["max_model_len"] = (
+        "As requested."
+        if request.max_model_len
+        else "Longest context the KV cache holds for the requested concurrency."
+    )
     args["max_num_seqs"] = s.max_num_seqs
     why["max_num_seqs"] = "Requested concurrency; a smaller cap also shrinks the logits peak."
     args["max_num_batched_tokens"] = s.max_num_batched_tokens
-    why["max_num_batched_tokens"] = "Prompt+generation tokens of the batch, within a GPU-size ceiling."
+    why["max_num_batched_tokens"] = (
+        "Prompt+generation tokens of the batch, within a GPU-size ceiling."
+    )
     if kv_cache_dtype != "auto":
         args["kv_cache_dtype"], why["kv_cache_dtype"] = kv_cache_dtype, "As requested."
     if quantization:
@@ -347,20 +440,31 @@ def _vllm_args(request: PlanRequest, meta: ModelMetadata, c: Candidate, weight_d
     return args, why
 
 
-def _feasibility(request: PlanRequest, meta: ModelMetadata, hardware: Hardware, c: Candidate,
-                 weights_total: int, kv_bytes: float, model_max: int,
-                 quantization: str | None) -> FeasibilityReport:
-    b, s = c.budget, c.settings
+def _feasibility(
+    request: PlanRequest,
+    meta: ModelMetadata,
+    hardware: Hardware,
+    c: Candidate,
+    weights_total: int,
+    kv_bytes: float,
+    model_max: int,
+    quantization: str | None,
+) -> FeasibilityReport:
+    b = c.budget
     gpus = c.tp * c.pp
     total = hardware.memory_bytes * gpus
     target = b.requested_bytes * gpus
     overhead = b.overhead_bytes * gpus
     kv_token = replica_kv_bytes_per_token(meta, kv_bytes, c.tp, c.pp)
-    workload_kv = int(c.max_model_len * request.concurrency * request.fragmentation_factor * kv_token)
+    workload_kv = int(
+        c.max_model_len * request.concurrency * request.fragmentation_factor * kv_token
+    )
     free = target - b.weights_bytes * gpus - overhead
     headroom = c.headroom_bytes
-    max_ctx = min(model_max, max_context_at_sequences(free, request.concurrency, kv_token,
-                                                      request.fragmentation_factor))
+    max_ctx = min(
+        model_max,
+        max_context_at_sequences(free, request.concurrency, kv_token, request.fragmentation_factor),
+    )
     warnings = _warnings(request, meta, hardware, c, quantization, max_ctx)
     return FeasibilityReport(
         fits=c.fits,
@@ -371,8 +475,9 @@ def _feasibility(request: PlanRequest, meta: ModelMetadata, hardware: Hardware, 
         kv_cache_gb=bytes_to_gib(workload_kv),
         overhead_gb=bytes_to_gib(overhead),
         headroom_gb=bytes_to_gib(headroom),
-        max_concurrency_at_context=max_sequences_at_context(free, c.max_model_len, kv_token,
-                                                            request.fragmentation_factor),
+        max_concurrency_at_context=max_sequences_at_context(
+            free, c.max_model_len, kv_token, request.fragmentation_factor
+        ),
         max_context_at_concurrency=max_ctx,
         kv_cache_capacity_tokens=b.kv_tokens,
         vllm_max_concurrency=round(b.max_concurrency, 2),
@@ -397,44 +502,77 @@ def _oom_risk(will_start: bool, headroom: int) -> str:
     return "low" if headroom >= 2 * GiB else "medium"
 
 
-def _warnings(request: PlanRequest, meta: ModelMetadata, hardware: Hardware, c: Candidate,
-              quantization: str | None, max_ctx: int) -> list[str]:
+def _warnings(
+    request: PlanRequest,
+    meta: ModelMetadata,
+    hardware: Hardware,
+    c: Candidate,
+    quantization: str | None,
+    max_ctx: int,
+) -> list[str]:
     b = c.budget
     out: list[str] = []
     if not b.will_start:
-        out.append(f"vLLM would not start: {b.failure}." + (
-            f" The KV cache holds about {b.estimated_max_model_len} tokens per request; lower "
-            f"--max-model-len to {b.estimated_max_model_len} or less." if b.estimated_max_model_len else ""))
+        out.append(
+            f"vLLM would not start: {b.failure}."
+            + (
+                f" The KV cache holds about {b.estimated_max_model_len} tokens per request; lower "
+                f"--max-model-len to {b.estimated_max_model_len} or less."
+                if b.estimated_max_model_len
+                else ""
+            )
+        )
     if not c.fits:
         out.append(_fix_suggestion(request, meta, hardware, c))
-    if request.max_model_len is None and c.max_model_len < request.prompt_tokens + request.gen_tokens:
-        out.append(f"Planned max_model_len {c.max_model_len} is shorter than prompt + generation "
-                   f"({request.prompt_tokens + request.gen_tokens} tokens).")
+    if (
+        request.max_model_len is None
+        and c.max_model_len < request.prompt_tokens + request.gen_tokens
+    ):
+        out.append(
+            f"Planned max_model_len {c.max_model_len} is shorter than prompt + generation "
+            f"({request.prompt_tokens + request.gen_tokens} tokens)."
+        )
     if meta.attention == "gqa" and c.tp > meta.num_kv_heads:
-        out.append(f"TP {c.tp} exceeds the {meta.num_kv_heads} KV heads: each GPU holds a full copy "
-                   "of a KV head, so per-GPU KV stops shrinking.")
+        out.append(
+            f"TP {c.tp} exceeds the {meta.num_kv_heads} KV heads: each GPU holds a full copy "
+            "of a KV head, so per-GPU KV stops shrinking."
+        )
     if b.will_start and request.concurrency > b.max_concurrency:
-        out.append(f"Requested concurrency {request.concurrency} exceeds what the KV cache holds at "
-                   f"max_model_len ({b.max_concurrency:.2f}x); requests will queue or be preempted.")
+        out.append(
+            f"Requested concurrency {request.concurrency} exceeds what the KV cache holds at "
+            f"max_model_len ({b.max_concurrency:.2f}x); requests will queue or be preempted."
+        )
     if hardware.spec.consumer:
-        out.append("Consumer GPU: the display and desktop also use memory; if vLLM reports too "
-                   "little free memory, lower --gpu-memory-utilization to 0.85-0.88.")
+        out.append(
+            "Consumer GPU: the display and desktop also use memory; if vLLM reports too "
+            "little free memory, lower --gpu-memory-utilization to 0.85-0.88."
+        )
     if quantization in {"awq", "gptq"} and meta.quantization is None:
-        out.append(f"--quantization {quantization} needs a checkpoint already quantized with "
-                   f"{quantization.upper()}; vLLM cannot quantize to it while loading.")
+        out.append(
+            f"--quantization {quantization} needs a checkpoint already quantized with "
+            f"{quantization.upper()}; vLLM cannot quantize to it while loading."
+        )
     if request.kv_cache_dtype.startswith("fp8") and not hardware.spec.fp8_support:
-        out.append("This GPU has no FP8 tensor cores; an fp8 KV cache still halves KV memory "
-                   "but may run slower.")
+        out.append(
+            "This GPU has no FP8 tensor cores; an fp8 KV cache still halves KV memory "
+            "but may run slower."
+        )
     if c.pp > 1:
-        out.append(f"Pipeline parallel over {c.pp} nodes: start a Ray cluster first and add "
-                   "--distributed-executor-backend ray.")
+        out.append(
+            f"Pipeline parallel over {c.pp} nodes: start a Ray cluster first and add "
+            "--distributed-executor-backend ray."
+        )
     if request.gpu_memory_utilization != VLLM_DEFAULT_UTILIZATION:
-        out.append(f"gpu_memory_utilization {request.gpu_memory_utilization:g} is set explicitly; "
-                   f"vLLM's own default is {VLLM_DEFAULT_UTILIZATION} since v0.21.")
+        out.append(
+            f"gpu_memory_utilization {request.gpu_memory_utilization:g} is set explicitly; "
+            f"vLLM's own default is {VLLM_DEFAULT_UTILIZATION} since v0.21."
+        )
     return out[:10]
 
 
-def _fix_suggestion(request: PlanRequest, meta: ModelMetadata, hardware: Hardware, c: Candidate) -> str:
+def _fix_suggestion(
+    request: PlanRequest, meta: ModelMetadata, hardware: Hardware, c: Candidate
+) -> str:
     tips = []
     if request.kv_cache_dtype == "auto":
         tips.append("--kv-cache-dtype fp8")
@@ -446,8 +584,9 @@ def _fix_suggestion(request: PlanRequest, meta: ModelMetadata, hardware: Hardwar
     return "Does not fit as planned; try " + ", ".join(tips) + "."
 
 
-def _performance(request: PlanRequest, meta: ModelMetadata, hardware: Hardware, c: Candidate,
-                 weights_total: int) -> PerformanceReport:
+def _performance(
+    request: PlanRequest, meta: ModelMetadata, hardware: Hardware, c: Candidate, weights_total: int
+) -> PerformanceReport:
     spec = hardware.spec
     active = active_weight_bytes(meta, weights_total, request.concurrency) / (c.tp * c.pp)
     inputs = PerfInputs(
@@ -465,8 +604,13 @@ def _performance(request: PlanRequest, meta: ModelMetadata, hardware: Hardware, 
     return estimate_performance(inputs, meta.params_active)
 
 
-def _model_report(meta: ModelMetadata, weights_total: int, weight_dtype: str,
-                  quantization: str | None, kv_bytes: float) -> ModelReport:
+def _model_report(
+    meta: ModelMetadata,
+    weights_total: int,
+    weight_dtype: str,
+    quantization: str | None,
+    kv_bytes: float,
+) -> ModelReport:
     return ModelReport(
         id=meta.model_id,
         source=meta.source,
@@ -485,4 +629,3 @@ def _model_report(meta: ModelMetadata, weights_total: int, weight_dtype: str,
         dtype=weight_dtype,
         quantization=quantization,
     )
-

@@ -56,7 +56,9 @@ def recommend_max_num_seqs(request: PlanRequest) -> int:
     return request.concurrency
 
 
-def recommend_max_num_batched_tokens(request: PlanRequest, max_num_seqs: int, vram_bytes: int) -> int:
+def recommend_max_num_batched_tokens(
+    request: PlanRequest, max_num_seqs: int, vram_bytes: int
+) -> int:
     """Tokens per scheduler step: the workload's tokens, within a ceiling set by GPU size.
 
     Larger steps raise prefill throughput and the activation peak; latency mode keeps
@@ -64,7 +66,9 @@ def recommend_max_num_batched_tokens(request: PlanRequest, max_num_seqs: int, vr
     """
     if request.max_num_batched_tokens is not None:
         return request.max_num_batched_tokens
-    ceiling = LARGE_GPU_BATCHED_TOKENS if vram_bytes >= LARGE_GPU_BYTES else SMALL_GPU_BATCHED_TOKENS
+    ceiling = (
+        LARGE_GPU_BATCHED_TOKENS if vram_bytes >= LARGE_GPU_BYTES else SMALL_GPU_BATCHED_TOKENS
+    )
     if request.batching_mode == "throughput":
         ceiling *= 2
     elif request.batching_mode == "latency":
@@ -73,7 +77,9 @@ def recommend_max_num_batched_tokens(request: PlanRequest, max_num_seqs: int, vr
     return max(min(wanted, ceiling), MIN_BATCHED_TOKENS, max_num_seqs)
 
 
-def resolve_weight_dtype(requested: str, checkpoint_dtype: str, compute_capability: str | None) -> str:
+def resolve_weight_dtype(
+    requested: str, checkpoint_dtype: str, compute_capability: str | None
+) -> str:
     """The dtype vLLM loads weights in: 'auto' follows the checkpoint, fp32 becomes bf16.
 
     GPUs before compute capability 8.0 have no bfloat16, so vLLM falls back to float16.

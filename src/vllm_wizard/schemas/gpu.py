@@ -30,7 +30,9 @@ class GpuSpec(BaseModel):
         default=None, gt=0, description="NVLink/xGMI bandwidth per GPU, 10^9 bytes/s."
     )
     form_factor: str = Field(description="SXM, PCIe, OAM, NVL, superchip...")
-    consumer: bool = Field(default=False, description="GeForce/workstation card (display attached).")
+    consumer: bool = Field(
+        default=False, description="GeForce/workstation card (display attached)."
+    )
     price_usd_per_hour: float | None = Field(
         default=None, gt=0, description="Approximate on-demand price per GPU-hour, USD."
     )

@@ -28,40 +28,60 @@ class ModelMetadata(BaseModel):
     hidden_size: int = Field(gt=0, description="Hidden (model) width.")
     num_attention_heads: int = Field(gt=0, description="Query heads per layer.")
     num_kv_heads: int = Field(gt=0, description="Key/value heads per layer (before TP).")
-    head_dim: int = Field(gt=0, description="Per-head width of K (and V), from config or hidden/heads.")
+    head_dim: int = Field(
+        gt=0, description="Per-head width of K (and V), from config or hidden/heads."
+    )
     intermediate_size: int = Field(ge=0, description="Dense MLP width (0 when every layer is MoE).")
     vocab_size: int = Field(gt=0, description="Vocabulary size (rows of the embedding).")
     max_position_embeddings: int | None = Field(
         default=None, gt=0, description="Longest context the model supports, as vLLM derives it."
     )
-    torch_dtype: str = Field(description="Checkpoint dtype as vLLM names it: bfloat16, float16, float32.")
+    torch_dtype: str = Field(
+        description="Checkpoint dtype as vLLM names it: bfloat16, float16, float32."
+    )
     quantization: str | None = Field(
-        default=None, description="vLLM quantization method of the checkpoint, None when unquantized."
+        default=None,
+        description="vLLM quantization method of the checkpoint, None when unquantized.",
     )
     tie_word_embeddings: bool = Field(default=False, description="lm_head shares the embedding.")
 
     attention: AttentionKind = Field(default="gqa", description="gqa (incl. MHA/MQA) or mla.")
     kv_layers: int = Field(gt=0, description="Layers that keep a KV cache (attention layers).")
     mla_kv_dim: int | None = Field(
-        default=None, gt=0, description="MLA: kv_lora_rank + qk_rope_head_dim values per token per layer."
+        default=None,
+        gt=0,
+        description="MLA: kv_lora_rank + qk_rope_head_dim values per token per layer.",
     )
-    sliding_window: int | None = Field(default=None, gt=0, description="Sliding-window size in tokens.")
+    sliding_window: int | None = Field(
+        default=None, gt=0, description="Sliding-window size in tokens."
+    )
     sliding_window_layers: int = Field(
         default=0, ge=0, description="How many of kv_layers attend only within the sliding window."
     )
 
-    num_experts: int = Field(default=0, ge=0, description="Routed experts per MoE layer (0: dense).")
-    num_experts_per_token: int = Field(default=0, ge=0, description="Routed experts each token uses.")
+    num_experts: int = Field(
+        default=0, ge=0, description="Routed experts per MoE layer (0: dense)."
+    )
+    num_experts_per_token: int = Field(
+        default=0, ge=0, description="Routed experts each token uses."
+    )
 
-    params_total: int = Field(gt=0, description="All parameters vLLM loads (vision tower included).")
-    params_active: int = Field(gt=0, description="Parameters one token reads (MoE: active experts only).")
+    params_total: int = Field(
+        gt=0, description="All parameters vLLM loads (vision tower included)."
+    )
+    params_active: int = Field(
+        gt=0, description="Parameters one token reads (MoE: active experts only)."
+    )
     weights_bytes: int | None = Field(
         default=None,
         gt=0,
         description="Exact bytes of the stored checkpoint when known (quantized formats use it).",
     )
-    weights_source: WeightsSource = Field(description="How params_total / weights_bytes were obtained.")
+    weights_source: WeightsSource = Field(
+        description="How params_total / weights_bytes were obtained."
+    )
     requires_remote_code: bool = Field(
-        default=False, description="The config names custom code (auto_map) that vLLM does not ship."
+        default=False,
+        description="The config names custom code (auto_map) that vLLM does not ship.",
     )
     notes: list[str] = Field(default_factory=list, description="Assumptions made while reading.")

@@ -34,7 +34,9 @@ class ModelReport(BaseModel):
     num_attention_heads: int = Field(description="Query heads.")
     num_kv_heads: int = Field(description="KV heads before tensor parallel.")
     head_dim: int = Field(description="Per-head width.")
-    kv_bytes_per_token: int = Field(description="Whole model's KV bytes per token, before any split.")
+    kv_bytes_per_token: int = Field(
+        description="Whole model's KV bytes per token, before any split."
+    )
     max_position_embeddings: int | None = Field(description="Longest supported context.")
     dtype: str = Field(description="dtype vLLM will load the weights in.")
     quantization: str | None = Field(description="vLLM quantization method, null when none.")
@@ -87,7 +89,9 @@ class FeasibilityReport(BaseModel):
     max_concurrency_at_context: int = Field(description="Sequences of max_model_len that fit.")
     max_context_at_concurrency: int = Field(description="Longest context for the concurrency.")
     kv_cache_capacity_tokens: int = Field(description="'GPU KV cache size: N tokens'.")
-    vllm_max_concurrency: float = Field(description="'Maximum concurrency for L tokens per request'.")
+    vllm_max_concurrency: float = Field(
+        description="'Maximum concurrency for L tokens per request'."
+    )
     will_start: bool = Field(description="False when vLLM would fail at start-up for memory.")
     warnings: list[str] = Field(description="Things the user should know or change.")
     per_gpu: PerGpuReport = Field(description="vLLM's view of one GPU.")
@@ -98,11 +102,15 @@ class PerformanceReport(BaseModel):
 
     model_config = _frozen
 
-    approximate: Literal[True] = Field(default=True, description="Always true: these are estimates.")
+    approximate: Literal[True] = Field(
+        default=True, description="Always true: these are estimates."
+    )
     decode_toks_per_s_range: tuple[float, float] = Field(description="One request's decode tok/s.")
     output_toks_per_s_range: tuple[float, float] = Field(description="All requests' output tok/s.")
     tpot_ms_range: tuple[float, float] = Field(description="Time per output token, ms.")
-    prefill_toks_per_s_range: tuple[float, float] = Field(description="Prefill tok/s of one replica.")
+    prefill_toks_per_s_range: tuple[float, float] = Field(
+        description="Prefill tok/s of one replica."
+    )
     ttft_ms_range: tuple[float, float] = Field(description="Time to first token, ms.")
     assumptions: list[str] = Field(description="What the estimate assumes.")
 
@@ -123,11 +131,11 @@ class PlanResult(BaseModel):
     schema_version: int = Field(default=SCHEMA_VERSION, description="Version of this JSON shape.")
     tool_version: str = Field(description="vllm-wizard version that produced it.")
     vllm_version: str = Field(description="vLLM release the plan targets.")
-    model: ModelReport
-    hardware: HardwareReport
-    feasibility: FeasibilityReport
+    model: ModelReport = Field(description="The model as read, whole-model figures.")
+    hardware: HardwareReport = Field(description="GPUs and the parallel layout chosen.")
+    feasibility: FeasibilityReport = Field(description="Fits or not, and the VRAM budget.")
     vllm_args: dict[str, Any] = Field(description="Recommended vLLM args, keyed by argparse dest.")
     explanations: dict[str, str] = Field(description="One-line reason per recommended arg.")
-    performance: PerformanceReport
-    artifacts: Artifacts
+    performance: PerformanceReport = Field(description="Approximate speed as ranges.")
+    artifacts: Artifacts = Field(description="Ready-to-run text such as the serve command.")
     notes: list[str] = Field(description="Assumptions made while reading the model and GPU.")
