@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import sys
 from enum import Enum
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
 from vllm_wizard import __version__
+from vllm_wizard.cli import generate as gen
 from vllm_wizard.cli.errors import EXIT_USER, report_error
 from vllm_wizard.schemas.request import DEFAULT_VLLM_VERSION, PlanRequest
 
@@ -51,7 +52,9 @@ def _root(
     """Plan vLLM deployments: feasibility, a serve command and approximate speed."""
 
 
-ModelOpt = Annotated[str, typer.Option("--model", "-m", help=_help("model"), show_default=False)]
+ModelOpt = Annotated[
+    str | None, typer.Option("--model", "-m", help=_help("model"), show_default=False)
+]
 GpuOpt = Annotated[str | None, typer.Option("--gpu", help=_help("gpu"), show_default=False)]
 GpusOpt = Annotated[int, typer.Option("--gpus", help=_help("gpus"))]
 OptInt = int | None
@@ -60,7 +63,8 @@ OptFloat = float | None
 
 @app.command("plan")
 def plan_command(
-    model: ModelOpt,
+    ctx: typer.Context,
+    model: ModelOpt = None,
     gpu: GpuOpt = None,
     gpus: GpusOpt = 1,
     gpus_per_node: Annotated[OptInt, typer.Option(help=_help("gpus_per_node"))] = None,
@@ -80,6 +84,9 @@ def plan_command(
     quantization: Annotated[str | None, typer.Option(help=_help("quantization", "none"))] = None,
     kv_cache_dtype: Annotated[str, typer.Option(help=_help("kv_cache_dtype"))] = "auto",
     max_model_len: Annotated[OptInt, typer.Option(help=_help("max_model_len"))] = None,
+    allow_long_max_model_len: Annotated[
+        bool, typer.Option(help=_help("allow_long_max_model_len"))
+    ] = False,
     params_b: Annotated[OptFloat, typer.Option(help=_help("params_b"))] = None,
     prompt_tokens: Annotated[int, typer.Option(help=_help("prompt_tokens"))] = 1024,
     gen_tokens: Annotated[int, typer.Option(help=_help("gen_tokens"))] = 256,
@@ -114,6 +121,10 @@ def plan_command(
     ] = OutputFormat.text,
     as_json: Annotated[bool, typer.Option("--json", help="Shorthand for --format json.")] = False,
     explain: Annotated[bool, typer.Option(help="Show why each vLLM argument was chosen.")] = False,
+    profile: gen.ProfileOpt = None,
+    output_dir: gen.OutputDirOpt = None,
+    emit: gen.EmitOpt = None,
+    force: gen.ForceOpt = False,
 ) -> None:
     """Will MODEL fit on the GPUs? Memory budget, vLLM args, command and approximate speed.
 
@@ -123,16 +134,11 @@ def plan_command(
 
       vllm-wizard plan --model ./models/my-model --gpu H100 --gpus 2 --json
     """
-    fields: dict[str, Any] = {
-        k: v for k, v in locals().items() if k in PlanRequest.model_fields and v is not None
-    }
-    fmt = OutputFormat.json if as_json else output_format
-    from vllm_wizard.cli.output import print_plan
-    from vllm_wizard.core.planner import plan
+    gen.run(locals(), command="plan")
 
-    request = PlanRequest(**fields)
-    result = plan(request)
-    print_plan(result, fmt.value, explain=explain)
+
+app.command("generate")(gen.as_generate(plan_command))
+app.command("check-command")(gen.check_command)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -209,10 +209,15 @@ def _model_max_len(meta: ModelMetadata, notes: list[str]) -> int:
 
 
 def _check_max_model_len(request: PlanRequest, model_max: int) -> None:
-    if request.max_model_len is not None and request.max_model_len > model_max:
+    if (
+        request.max_model_len is not None
+        and request.max_model_len > model_max
+        and not request.allow_long_max_model_len
+    ):
         raise InvalidParameterError(
             f"--max-model-len {request.max_model_len} exceeds the model's limit of {model_max} "
-            f"tokens, and vLLM refuses to start with it; use --max-model-len {model_max} or less.",
+            f"tokens, and vLLM refuses to start with it; use --max-model-len {model_max} or less "
+            "(or --allow-long-max-model-len, which sets VLLM_ALLOW_LONG_MAX_MODEL_LEN=1).",
             field="max_model_len",
         )
 

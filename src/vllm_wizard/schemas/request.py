@@ -41,6 +41,10 @@ class PlanRequest(BaseModel):
     max_model_len: int | None = Field(
         default=None, gt=0, description="Context length to plan for [default: derived from memory]."
     )
+    allow_long_max_model_len: bool = Field(
+        default=False,
+        description="Allow --max-model-len above the model's limit (sets VLLM_ALLOW_LONG_MAX_MODEL_LEN=1).",
+    )
     params_b: float | None = Field(
         default=None,
         gt=0,

@@ -1,0 +1,177 @@
+"""`check-command`: read an existing `vllm serve` command and say whether it will start.
+
+Flags are read against the shipped argument table (command_check); then the model's
+shape checks the TP size and max_model_len, and, when a GPU is named, the planner says
+whether vLLM would start with those settings.
+"""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass, field
+from typing import Any
+
+from vllm_wizard.core.command_check import (
+    check_values_against_lists,
+    parse_serve_args,
+    serve_tokens,
+)
+from vllm_wizard.core.vllm_flags import load_flag_table
+from vllm_wizard.errors import UserInputError, WizardError
+
+# Serve args that map one-to-one onto PlanRequest fields.
+_REQUEST_FIELDS = (
+    "tensor_parallel_size",
+    "pipeline_parallel_size",
+    "max_model_len",
+    "dtype",
+    "quantization",
+    "kv_cache_dtype",
+    "gpu_memory_utilization",
+    "max_num_seqs",
+    "max_num_batched_tokens",
+    "block_size",
+    "enforce_eager",
+    "trust_remote_code",
+    "revision",
+    "tokenizer",
+)
+_INT_FIELDS = {
+    "tensor_parallel_size",
+    "pipeline_parallel_size",
+    "max_num_seqs",
+    "max_num_batched_tokens",
+    "block_size",
+}
+
+
+@dataclass
+class CommandReview:
+    """What check-command found: one line per finding, and a corrected command."""
+
+    findings: list[str] = field(default_factory=list)
+    errors: int = 0
+    corrected: str = ""
+
+
+def review_command(
+    text: str, *, gpu: str | None = None, gpus: int | None = None, vram_gb: float | None = None
+) -> CommandReview:
+    """Check flags, values, TP and context length of `text`; plan it when a GPU is given."""
+    table = load_flag_table()
+    parsed = parse_serve_args(serve_tokens(text))
+    check_values_against_lists(parsed, table.quantization_methods, table.kv_cache_dtypes)
+    review = CommandReview()
+    for error in parsed.errors:
+        review.findings.append(f"error: {error}")
+    for note in parsed.notes:
+        review.findings.append(f"note: {note}")
+    review.errors = len(parsed.errors)
+    corrected = ["vllm", "serve", *parsed.corrected_tokens]
+    if parsed.model is None:
+        review.findings.append("error: no model given (vllm serve MODEL ...)")
+        review.errors += 1
+        review.corrected = shlex.join(corrected)
+        return review
+
+    fields = _request_fields(parsed.args)
+    _check_model(parsed.model, fields, review)
+    if gpu is not None or vram_gb is not None:
+        _check_plan(parsed.model, fields, gpu, gpus, vram_gb, review)
+    review.corrected = shlex.join(corrected)
+    if review.errors == 0:
+        review.findings.append(f"ok: no errors against vLLM {table.version}'s argument table")
+    return review
+
+
+def _request_fields(args: dict[str, Any]) -> dict[str, Any]:
+    fields: dict[str, Any] = {}
+    for name in _REQUEST_FIELDS:
+        value = args.get(name)
+        if value is None:
+            continue
+        if name in _INT_FIELDS:
+            try:
+                value = int(value)
+            except (TypeError, ValueError):
+                continue
+        elif name == "max_model_len":
+            value = _human_int(str(value))
+            if value is None:
+                continue
+        elif name == "gpu_memory_utilization":
+            value = float(value)
+        fields[name] = value
+    return fields
+
+
+def _human_int(text: str) -> int | None:
+    """vLLM's human-readable ints: 1k = 1000, 1K = 1024; 'auto' and -1 mean fit to memory."""
+    units = {"k": 10**3, "m": 10**6, "g": 10**9, "K": 2**10, "M": 2**20, "G": 2**30}
+    if text in ("auto", "-1"):
+        return None
+    try:
+        if text[-1] in units:
+            return int(float(text[:-1]) * units[text[-1]])
+        return int(text)
+    except (ValueError, IndexError):
+        return None
+
+
+def _check_model(model: str, fields: dict[str, Any], review: CommandReview) -> None:
+    from vllm_wizard.core.model_source import load_model_metadata
+    from vllm_wizard.core.recommend import check_tp
+
+    try:
+        meta = load_model_metadata(model)
+    except WizardError as exc:
+        review.findings.append(f"note: model not checked ({exc.message})")
+        return
+    tp = fields.get("tensor_parallel_size")
+    if tp is not None:
+        try:
+            check_tp(meta, tp)
+        except UserInputError as exc:
+            review.findings.append(f"error: {exc.message}")
+            review.errors += 1
+    limit = meta.max_position_embeddings
+    length = fields.get("max_model_len")
+    if length is not None and limit is not None and length > limit:
+        review.findings.append(
+            f"error: --max-model-len {length} exceeds {model}'s limit of {limit} tokens; "
+            "vLLM refuses it unless VLLM_ALLOW_LONG_MAX_MODEL_LEN=1"
+        )
+        review.errors += 1
+
+
+def _check_plan(
+    model: str,
+    fields: dict[str, Any],
+    gpu: str | None,
+    gpus: int | None,
+    vram_gb: float | None,
+    review: CommandReview,
+) -> None:
+    from pydantic import ValidationError
+
+    from vllm_wizard.core.planner import plan
+    from vllm_wizard.schemas.request import PlanRequest
+
+    layout = fields.get("tensor_parallel_size", 1) * fields.get("pipeline_parallel_size", 1)
+    try:
+        result = plan(
+            PlanRequest(model=model, gpu=gpu, gpus=gpus or layout, vram_gb=vram_gb, **fields)
+        )
+    except (WizardError, ValidationError) as exc:
+        review.findings.append(f"note: could not plan it ({exc})")
+        return
+    f = result.feasibility
+    where = f"{result.hardware.gpus}x {result.hardware.gpu_name}"
+    if f.will_start:
+        review.findings.append(
+            f"ok: vLLM should start on {where}: KV cache about {f.kv_cache_capacity_tokens} "
+            f"tokens, {f.vllm_max_concurrency}x requests at full length"
+        )
+    else:
+        review.findings.append(f"error: vLLM would not start on {where}: {f.warnings[0]}")
+        review.errors += 1

@@ -1,0 +1,81 @@
+"""`generate`, `plan --output-dir/--profile` and `check-command` as a user runs them."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.cli.test_plan_cli import run_cli
+
+LLAMA_8B = "meta-llama/Llama-3.1-8B-Instruct"
+
+
+def test_generate_writes_default_files_and_prints_paths(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    out_dir = tmp_path / "out"
+    code, out, err = run_cli(
+        capsys, "generate", "-m", LLAMA_8B, "--gpu", "L4", "--output-dir", str(out_dir)
+    )
+    assert code == 0, err
+    names = sorted(Path(line).name for line in out.splitlines())
+    assert names == sorted(
+        ["serve_command.sh", "profile.yaml", "docker-run.sh", "docker-compose.yaml", "bench.sh"]
+    )
+    assert os.access(out_dir / "serve_command.sh", os.X_OK)
+    assert not os.access(out_dir / "profile.yaml", os.X_OK)
+    assert "Next steps" in err
+    code, _, err = run_cli(
+        capsys, "generate", "-m", LLAMA_8B, "--gpu", "L4", "--output-dir", str(out_dir)
+    )
+    assert code == 2 and "--force" in err
+    code, _, err = run_cli(
+        capsys, "generate", "-m", LLAMA_8B, "--gpu", "L4", "--output-dir", str(out_dir), "--force"
+    )
+    assert code == 0, err
+
+
+def test_profile_reload_reproduces_the_plan_and_cli_options_override(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    args = ["-m", LLAMA_8B, "--gpu", "A10G", "--concurrency", "6", "--prompt-tokens", "3000"]
+    code, _, err = run_cli(
+        capsys, "plan", *args, "--output-dir", str(tmp_path), "--emit", "profile", "--json"
+    )
+    assert code == 0, err
+    code, direct, _ = run_cli(capsys, "plan", *args, "--json")
+    code, reloaded, _ = run_cli(
+        capsys, "plan", "--profile", str(tmp_path / "profile.yaml"), "--json"
+    )
+    assert code == 0
+    assert json.loads(reloaded) == json.loads(direct)
+    code, changed, _ = run_cli(
+        capsys, "plan", "--profile", str(tmp_path / "profile.yaml"), "--concurrency", "2", "--json"
+    )
+    assert json.loads(changed)["vllm_args"]["max_num_seqs"] == 2
+
+
+def test_generate_needs_output_dir_and_plan_needs_a_model(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, _, err = run_cli(capsys, "generate", "-m", LLAMA_8B, "--gpu", "L4")
+    assert code == 2 and "--output-dir" in err
+    code, _, err = run_cli(capsys, "plan", "--gpu", "L4")
+    assert code == 2 and "--model" in err
+
+
+def test_check_command_exit_codes_and_files(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    code, out, _ = run_cli(capsys, "check-command", f"vllm serve {LLAMA_8B} --swap-space 4")
+    assert code == 1
+    assert out.splitlines()[-1] == f"vllm serve {LLAMA_8B}"
+    compose = tmp_path / "docker-compose.yaml"
+    run_cli(capsys, "generate", "-m", LLAMA_8B, "--gpu", "L4", "--output-dir", str(tmp_path))
+    for name in ("docker-compose.yaml", "serve_command.sh", "docker-run.sh"):
+        code, out, _ = run_cli(capsys, "check-command", str(tmp_path / name))
+        assert code == 0, out
+    assert compose.is_file()

@@ -1,0 +1,175 @@
+"""Generated files: every flag and value read back against vLLM 0.33's argument table,
+compose files against the Compose specification's JSON schema, profiles round-trip."""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+import yaml
+
+from vllm_wizard.core.artifacts import DEFAULT_EMIT, parse_emit, render_files
+from vllm_wizard.core.command_check import (
+    check_values_against_lists,
+    parse_serve_args,
+    serve_tokens,
+)
+from vllm_wizard.core.planner import plan
+from vllm_wizard.core.profile import dump_profile, load_profile
+from vllm_wizard.core.vllm_flags import load_flag_table
+from vllm_wizard.errors import InvalidParameterError
+from vllm_wizard.schemas.request import PlanRequest
+
+ROOT = Path(__file__).resolve().parents[2]
+CATALOG = json.loads((ROOT / "src/vllm_wizard/core/data/models.json").read_text("utf-8"))
+CATALOG_IDS = [m["id"] for m in CATALOG["models"]]
+EXAMPLES = sorted((ROOT / "examples" / "profiles").glob("*.yaml"))
+
+
+def compose_schema() -> dict[str, Any]:
+    text = (
+        resources.files("check_jsonschema.builtin_schemas.vendor")
+        .joinpath("compose-spec.json")
+        .read_text("utf-8")
+    )
+    return json.loads(text)  # type: ignore[no-any-return]
+
+
+def assert_valid_command(command: str) -> None:
+    table = load_flag_table()
+    parsed = parse_serve_args(serve_tokens(command))
+    check_values_against_lists(parsed, table.quantization_methods, table.kv_cache_dtypes)
+    assert parsed.errors == [], (command, parsed.errors)
+    assert parsed.notes == []
+    assert parsed.model
+
+
+def example_request(path: Path, monkeypatch: pytest.MonkeyPatch) -> PlanRequest:
+    monkeypatch.chdir(ROOT)  # example profiles name local models relative to the repo
+    return load_profile(path.read_text("utf-8"), str(path))
+
+
+def check_files(request: PlanRequest) -> dict[str, str]:
+    result = plan(request)
+    files = render_files(result, request, list(DEFAULT_EMIT))
+    assert_valid_command(result.artifacts.serve_command)
+    for name in ("serve_command.sh", "docker-run.sh"):
+        assert_valid_command(files[name])
+        assert "set -euo pipefail" in files[name]
+    assert "HF_TOKEN" in files["serve_command.sh"]
+    compose = yaml.safe_load(files["docker-compose.yaml"])
+    jsonschema.validate(compose, compose_schema())
+    service = compose["services"]["vllm"]
+    assert_valid_command("vllm serve " + " ".join(service["command"]))
+    assert service["image"] == f"vllm/vllm-openai:v{result.vllm_version}"
+    assert load_profile(files["profile.yaml"]) == request
+    return files
+
+
+@pytest.mark.parametrize("model", CATALOG_IDS)
+def test_catalog_model_files_parse_and_validate(model: str) -> None:
+    check_files(PlanRequest(model=model, gpu="H200", gpus=8, concurrency=8))
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=[p.stem for p in EXAMPLES])
+def test_example_profile_files_parse_and_validate(
+    path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    check_files(example_request(path, monkeypatch))
+
+
+def test_there_are_six_example_scenarios() -> None:
+    assert len(EXAMPLES) >= 6
+
+
+def test_profile_round_trip_is_exact_for_every_field() -> None:
+    request = PlanRequest(
+        model="meta-llama/Llama-3.1-8B-Instruct",
+        revision="main",
+        dtype="fp16",
+        quantization="fp8",
+        kv_cache_dtype="fp8",
+        max_model_len=4096,
+        gpu="A100 80GB",
+        gpus=4,
+        gpus_per_node=4,
+        vram_gb=79.5,
+        interconnect="nvlink",
+        tensor_parallel_size=2,
+        pipeline_parallel_size=2,
+        prompt_tokens=300,
+        gen_tokens=700,
+        concurrency=12,
+        target_latency_ms=40,
+        streaming=False,
+        batching_mode="throughput",
+        gpu_memory_utilization=0.85,
+        overhead_gb=3,
+        fragmentation_factor=1.2,
+        headroom_gb=2,
+        max_num_seqs=20,
+        max_num_batched_tokens=4096,
+        block_size=32,
+        enforce_eager=True,
+        params_b=8.1,
+    )
+    explicit = request.model_dump(exclude_unset=True)
+    assert set(explicit) | {"trust_remote_code", "tokenizer", "allow_long_max_model_len"} >= set(
+        PlanRequest.model_fields
+    ) - {"vllm_version"}
+    text = dump_profile(request, ["profile"], {"model": request.model})
+    assert load_profile(text) == request
+    assert yaml.safe_load(text)["overrides"]["pipeline_parallel_size"] == 2
+
+
+def test_profile_ignores_outputs_and_rejects_unknown_keys() -> None:
+    request = PlanRequest(model="Qwen/Qwen3-0.6B", gpu="L4")
+    data = yaml.safe_load(dump_profile(request, ["profile"], {"model": "other"}))
+    data["outputs"]["vllm_args"] = {"tensor_parallel_size": 8}
+    assert load_profile(yaml.safe_dump(data)) == request
+    data["hardware"]["gpu_count"] = 2
+    with pytest.raises(InvalidParameterError, match=r"hardware\.gpu_count"):
+        load_profile(yaml.safe_dump(data))
+    with pytest.raises(InvalidParameterError, match="profile_version"):
+        load_profile("profile_version: 9\n")
+
+
+def test_long_max_model_len_needs_opt_in_and_sets_the_env_var() -> None:
+    base = {"model": "meta-llama/Llama-2-7b-chat-hf", "gpu": "H100", "max_model_len": 8192}
+    with pytest.raises(InvalidParameterError, match="4096"):
+        plan(PlanRequest(**base))
+    request = PlanRequest(**base, allow_long_max_model_len=True)
+    files = render_files(plan(request), request, list(DEFAULT_EMIT))
+    assert "export VLLM_ALLOW_LONG_MAX_MODEL_LEN=1" in files["serve_command.sh"]
+    assert "-e VLLM_ALLOW_LONG_MAX_MODEL_LEN=1" in files["docker-run.sh"]
+    env = yaml.safe_load(files["docker-compose.yaml"])["services"]["vllm"]["environment"]
+    assert env["VLLM_ALLOW_LONG_MAX_MODEL_LEN"] == "1"
+
+
+def test_other_vllm_version_says_flags_were_checked_against_the_known_table() -> None:
+    request = PlanRequest(model="Qwen/Qwen3-0.6B", gpu="L4", vllm_version="0.35.0")
+    files = render_files(plan(request), request, ["command", "docker"])
+    assert "checked against vLLM 0.33.0's table, not 0.35.0's" in files["serve_command.sh"]
+    assert "vllm/vllm-openai:v0.35.0" in files["docker-run.sh"]
+
+
+def test_emit_parsing() -> None:
+    assert parse_emit(None) == list(DEFAULT_EMIT)
+    assert "k8s" not in parse_emit(None)
+    assert parse_emit("profile, command,profile") == ["profile", "command"]
+    with pytest.raises(InvalidParameterError, match="helm"):
+        parse_emit("command,helm")
+
+
+def test_bench_script_measures_the_planned_workload() -> None:
+    request = PlanRequest(
+        model="Qwen/Qwen3-8B", gpu="L40S", prompt_tokens=2000, gen_tokens=300, concurrency=6
+    )
+    bench = render_files(plan(request), request, ["bench"])["bench.sh"]
+    assert "vllm bench serve" in bench
+    for expected in ("--random-input-len 2000", "--random-output-len 300", "--max-concurrency 6"):
+        assert expected in bench

@@ -1,0 +1,82 @@
+"""check-command's reading of real-world commands (written the way people write them)."""
+
+from __future__ import annotations
+
+import pytest
+
+from vllm_wizard.core.command_check import parse_serve_args, serve_tokens
+from vllm_wizard.core.command_review import review_command
+
+
+def test_underscores_equals_and_negative_forms_parse() -> None:
+    parsed = parse_serve_args(
+        serve_tokens(
+            "CUDA_VISIBLE_DEVICES=0,1 vllm serve Qwen/Qwen3-8B --max_model_len=8192 "
+            "-tp 2 --no-enable-prefix-caching --disable-log-stats --enforce-eager"
+        )
+    )
+    assert parsed.errors == []
+    assert parsed.model == "Qwen/Qwen3-8B"
+    assert parsed.args["max_model_len"] == "8192"
+    assert parsed.args["tensor_parallel_size"] == "2"
+    assert parsed.args["enable_prefix_caching"] is False
+    assert parsed.args["enforce_eager"] is True
+
+
+def test_docker_command_is_read_after_the_image() -> None:
+    text = (
+        "docker run --gpus all -p 8000:8000 vllm/vllm-openai:latest \\\n"
+        "  python -m vllm.entrypoints.openai.api_server --model mistralai/Mistral-7B-v0.3 \\\n"
+        "  --max-num-seqs 64"
+    )
+    parsed = parse_serve_args(serve_tokens(text))
+    assert parsed.errors == []
+    assert parsed.model == "mistralai/Mistral-7B-v0.3"
+
+
+@pytest.mark.parametrize(
+    ("flag", "needle"),
+    [
+        ("--swap-space 16", "--swap-space was removed"),
+        ("--num-scheduler-steps 8", "--num-scheduler-steps was removed"),
+        ("--use-v2-block-manager", "--use-v2-block-manager was removed"),
+        ("--max-num-partial-prefills 2", "--max-num-partial-prefills was removed"),
+        ("--dtype bf16", "'bf16' is not one of"),
+        ("--quantization bitsandbytes", "(removed)"),
+        ("--kv-cache-dtype fp4", "'fp4' is not one of"),
+        ("--enable-lora-bias", "not a `vllm serve` flag"),
+    ],
+)
+def test_review_flags_errors(flag: str, needle: str) -> None:
+    review = review_command(f"vllm serve meta-llama/Llama-3.1-8B-Instruct {flag}")
+    assert review.errors >= 1
+    assert any(needle in f for f in review.findings), review.findings
+    assert flag.split()[0] not in review.corrected or "dtype" in flag or "kv-cache" in flag
+
+
+def test_review_catches_unshardable_tp_and_long_context() -> None:
+    review = review_command(
+        "vllm serve Qwen/Qwen2.5-7B-Instruct --tensor-parallel-size 8 --max-model-len 64k"
+    )
+    text = "\n".join(review.findings)
+    assert "--tensor-parallel-size 8 cannot shard" in text  # 28 heads
+    assert "exceeds" in text and "32768" in text
+    assert review.errors == 2
+
+
+def test_review_maps_old_spelling_and_plans_on_a_gpu() -> None:
+    review = review_command(
+        "vllm serve meta-llama/Llama-3.1-8B-Instruct --kv-cache-dtype fp8_e4m3fn "
+        "--max-model-len 8192",
+        gpu="H100",
+    )
+    assert review.errors == 0, review.findings
+    assert any("fp8_e4m3" in f and f.startswith("note") for f in review.findings)
+    assert "--kv-cache-dtype fp8_e4m3 " in review.corrected + " "
+    assert any(f.startswith("ok: vLLM should start on 1x H100") for f in review.findings)
+
+
+def test_review_says_a_model_too_big_will_not_start() -> None:
+    review = review_command("vllm serve meta-llama/Llama-3.1-70B-Instruct", gpu="L4")
+    assert review.errors == 1
+    assert any("would not start" in f for f in review.findings)
