@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from vllm_wizard import __version__
+from vllm_wizard.cli.check_log import check_log
 from vllm_wizard.cli.errors import EXIT_USER, report_error
 from vllm_wizard.schemas.request import DEFAULT_VLLM_VERSION, PlanRequest
 
@@ -109,6 +110,9 @@ def plan_command(
             show_default=False,
         ),
     ] = None,
+    use_corrections: Annotated[
+        bool, typer.Option("--corrections/--no-corrections", help=_help("use_corrections"))
+    ] = True,
     output_format: Annotated[
         OutputFormat, typer.Option("--format", help="Output: text, json or yaml.")
     ] = OutputFormat.text,
@@ -133,6 +137,9 @@ def plan_command(
     request = PlanRequest(**fields)
     result = plan(request)
     print_plan(result, fmt.value, explain=explain)
+
+
+app.command("check-log")(check_log)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -7,16 +7,19 @@ config (model_source) and the shipped data files.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from vllm_wizard import __version__
 from vllm_wizard.core import dtypes
+from vllm_wizard.core.corrections import find_correction
 from vllm_wizard.core.gpu_catalog import resolve_gpu
 from vllm_wizard.core.memory import (
     DEFAULT_BLOCK_SIZE,
+    ComponentCorrection,
     EngineSettings,
     GpuBudget,
+    default_gpu_memory_utilization,
     kv_bytes_per_token,
     max_context_at_sequences,
     max_sequences_at_context,
@@ -57,7 +60,6 @@ CONTEXT_ROUNDING = 256
 # Stand-ins for a GPU known only by --vram-gb (a mid-range data-centre card).
 UNKNOWN_GPU_BANDWIDTH_GBPS = 1000.0
 UNKNOWN_GPU_BF16_TFLOPS = 150.0
-VLLM_DEFAULT_UTILIZATION = 0.92
 
 
 @dataclass(frozen=True)
@@ -70,6 +72,7 @@ class Hardware:
     gpus_per_node: int
     interconnect: str
     known: bool
+    correction: ComponentCorrection = field(default_factory=ComponentCorrection)
 
 
 @dataclass(frozen=True)
@@ -95,7 +98,7 @@ def plan(request: PlanRequest) -> PlanResult:
 
     meta = load_model_metadata(request.model, params_b=request.params_b, revision=request.revision)
     notes += meta.notes
-    hardware = _resolve_hardware(request, notes)
+    hardware = _apply_corrections(request, meta, _resolve_hardware(request, notes), notes)
     model_max = _model_max_len(meta, notes)
     _check_max_model_len(request, model_max)
 
@@ -186,6 +189,25 @@ def _resolve_hardware(request: PlanRequest, notes: list[str]) -> Hardware:
     )
 
 
+def _apply_corrections(
+    request: PlanRequest, meta: ModelMetadata, hardware: Hardware, notes: list[str]
+) -> Hardware:
+    """Attach the correction `check-log --save` stored for this GPU, family and release."""
+    if not request.use_corrections:
+        return hardware
+    found = find_correction(hardware.spec.name, meta.model_type, request.vllm_version)
+    if found is None:
+        return hardware
+    c, source = found
+    notes.append(
+        f"Applied saved corrections for {hardware.spec.name} / {meta.model_type} / vLLM "
+        f"{request.vllm_version} (from {source}): activation {c.activation_bytes / GiB:+.2f}, "
+        f"non-torch {c.non_torch_bytes / GiB:+.2f}, CUDA graphs {c.cuda_graph_bytes / GiB:+.2f} "
+        "GiB; --no-corrections ignores them."
+    )
+    return replace(hardware, correction=c)
+
+
 def _custom_gpu(vram_gb: float) -> GpuSpec:
     return GpuSpec(
         name="custom",
@@ -243,6 +265,8 @@ def _engine_settings(
         overhead_bytes=gib_to_bytes(request.overhead_gb)
         if request.overhead_gb is not None
         else None,
+        vllm_version=request.vllm_version,
+        corrections=hardware.correction,
     )
 
 
@@ -414,7 +438,8 @@ def _vllm_args(
     )
     args["gpu_memory_utilization"] = s.gpu_memory_utilization
     why["gpu_memory_utilization"] = (
-        f"Share of each GPU vLLM may use; vLLM's own default is {VLLM_DEFAULT_UTILIZATION}."
+        "Share of each GPU vLLM may use; vLLM's own default is "
+        f"{default_gpu_memory_utilization(request.vllm_version)}."
     )
     args["max_model_len"] = c.max_model_len
     why["max_model_len"] = (
@@ -562,10 +587,11 @@ def _warnings(
             f"Pipeline parallel over {c.pp} nodes: start a Ray cluster first and add "
             "--distributed-executor-backend ray."
         )
-    if request.gpu_memory_utilization != VLLM_DEFAULT_UTILIZATION:
+    release_default = default_gpu_memory_utilization(request.vllm_version)
+    if request.gpu_memory_utilization != release_default:
         out.append(
             f"gpu_memory_utilization {request.gpu_memory_utilization:g} is set explicitly; "
-            f"vLLM's own default is {VLLM_DEFAULT_UTILIZATION} since v0.21."
+            f"vLLM {request.vllm_version}'s own default is {release_default}."
         )
     return out[:10]
 

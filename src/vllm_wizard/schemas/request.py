@@ -122,3 +122,7 @@ class PlanRequest(BaseModel):
     enforce_eager: bool | None = Field(
         default=None, description="Disable CUDA graphs (saves memory)."
     )
+    use_corrections: bool = Field(
+        default=True,
+        description="Apply corrections saved by `check-log --save` for this GPU, family and release.",
+    )
