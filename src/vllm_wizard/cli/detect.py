@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 
 def detect_command(
@@ -42,6 +43,8 @@ def detect_command(
         }
         sys.stdout.write(json.dumps(document, indent=2) + "\n")
         return
+    from rich.console import Console
+
     out = Console(highlight=False)
     out.print(_detected_table(entries))
     out.print(
@@ -55,6 +58,8 @@ def detect_command(
 
 
 def _detected_table(entries: list[dict[str, Any]]) -> Table:
+    from rich.table import Table
+
     table = Table(title="Detected GPUs (GiB = 2^30 bytes)")
     for header in ("#", "Name", "Catalog", "Total GiB", "Free GiB", "CC", "MIG"):
         table.add_column(header, justify="right" if "GiB" in header else "left")

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from vllm_wizard.core.gpu_catalog import gpu_entry, list_gpus
 from vllm_wizard.errors import UnknownGpuError
 from vllm_wizard.schemas.gpu import GpuSpec
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 
 def gpus_command(
@@ -39,14 +40,22 @@ def gpus_command(
     if as_json:
         sys.stdout.write(json.dumps({"gpus": [gpu_entry(s) for s in specs]}, indent=2) + "\n")
         return
+    from rich.console import Console
+
     Console(highlight=False).print(gpu_table(specs))
 
 
 def gpu_table(specs: list[GpuSpec]) -> Table:
     """The catalog rows as a Rich table (memory in GiB, bandwidth in GB/s)."""
+    from rich.table import Table
+
     table = Table(title="GPU catalog (dense tensor TFLOP/s; memory as the runtime reports it)")
     for header in ("GPU", "GiB", "GB/s", "BF16", "FP8", "INT8", "CC", "Link", "Form", "$/GPU-h"):
-        table.add_column(header, justify="left" if header in {"GPU", "Link", "Form"} else "right")
+        table.add_column(
+            header,
+            justify="left" if header in {"GPU", "Link", "Form"} else "right",
+            no_wrap=header == "GPU",
+        )
     for spec in specs:
         entry = gpu_entry(spec)
         link = spec.interconnect
