@@ -199,9 +199,9 @@ def parse_nvidia_smi_topology(text: str) -> Interconnect:
         return "unknown"
     links: list[str] = []
     for line in lines:
-        tokens = line.split()
-        if not tokens or not re.fullmatch(r"GPU\d+", tokens[0]):
+        if not re.match(r"GPU\d+\s", line):  # row labels start the line; the header is indented
             continue
+        tokens = line.split()
         links.extend(cell for cell in tokens[1 : count + 1] if cell != "X")
     if not links:
         return "unknown"
@@ -230,7 +230,7 @@ def split_mig_slices(
     for gpu in gpus:
         parts = slices.get(gpu.index)
         if not parts:
-            out.append(gpu)
+            out.append(gpu.model_copy(update={"index": len(out)}))
             continue
         for profile, uuid in parts:
             size = _MIG_PROFILE_GB.search(profile)
