@@ -38,7 +38,12 @@ from vllm_wizard.core.recommend import (
 )
 from vllm_wizard.core.render import render_serve_command
 from vllm_wizard.core.vllm_flags import load_flag_table
-from vllm_wizard.errors import InvalidLayoutError, InvalidParameterError, UnknownGpuError
+from vllm_wizard.errors import (
+    GpuNotDetectedError,
+    InvalidLayoutError,
+    InvalidParameterError,
+    UnknownGpuError,
+)
 from vllm_wizard.schemas.gpu import GpuSpec
 from vllm_wizard.schemas.model import ModelMetadata
 from vllm_wizard.schemas.plan import (
@@ -73,6 +78,7 @@ class Hardware:
     interconnect: str
     known: bool
     correction: ComponentCorrection = field(default_factory=ComponentCorrection)
+    free_bytes: int | None = None
 
 
 @dataclass(frozen=True)
@@ -123,6 +129,8 @@ def plan(request: PlanRequest) -> PlanResult:
     feasibility = _feasibility(
         request, meta, hardware, candidate, weights_total, kv_bytes, model_max, quantization
     )
+    if hardware.free_bytes is not None:
+        feasibility = _check_free_memory(request, hardware, feasibility)
     performance = _performance(request, meta, hardware, candidate, weights_total)
     if (
         request.target_latency_ms is not None
@@ -164,12 +172,20 @@ def _resolve_hardware(request: PlanRequest, notes: list[str]) -> Hardware:
             "No GPU given; pass --gpu (e.g. --gpu 'A100 80GB') or --vram-gb with the GiB per GPU.",
             field="gpu",
         )
+    if request.gpu is not None and request.gpu.strip().lower() == "auto":
+        detected = _detected_hardware(request, notes)
+        if detected is not None:
+            return detected
+        request = request.model_copy(update={"gpu": None})
     known = request.gpu is not None
+    gpus = request.gpus
     if request.gpu is not None:
         match = resolve_gpu(request.gpu)
         spec = match.spec
         if match.note:
             notes.append(match.note)
+        if match.count and "gpus" not in request.model_fields_set:
+            gpus = match.count
     else:
         spec = _custom_gpu(request.vram_gb or 0.0)
         notes.append(
@@ -177,12 +193,12 @@ def _resolve_hardware(request: PlanRequest, notes: list[str]) -> Hardware:
             f"{UNKNOWN_GPU_BF16_TFLOPS:.0f} BF16 TFLOP/s for performance; pass --gpu for better figures."
         )
     memory = gib_to_bytes(request.vram_gb) if request.vram_gb is not None else spec.memory_bytes
-    per_node = request.gpus_per_node or min(request.gpus, 8)
+    per_node = request.gpus_per_node or min(gpus, 8)
     interconnect = request.interconnect or spec.interconnect
     return Hardware(
         spec=spec,
         memory_bytes=memory,
-        gpus=request.gpus,
+        gpus=gpus,
         gpus_per_node=per_node,
         interconnect=interconnect,
         known=known,
@@ -206,6 +222,62 @@ def _apply_corrections(
         "GiB; --no-corrections ignores them."
     )
     return replace(hardware, correction=c)
+
+
+def _detected_hardware(request: PlanRequest, notes: list[str]) -> Hardware | None:
+    """--gpu auto: the local GPUs; --gpus, --vram-gb and --interconnect still override.
+
+    None when no GPU is found but --vram-gb is given (the plan goes on with it).
+    """
+    from vllm_wizard.core.gpu_detect import detect_gpus, local_hardware
+
+    try:
+        local = local_hardware(detect_gpus())
+    except GpuNotDetectedError as exc:
+        if request.vram_gb is None:
+            raise
+        notes.append(f"--gpu auto: {exc.message} Planned with --vram-gb instead.")
+        return None
+    notes.extend(local.notes)
+    spec = local.spec or _custom_gpu(bytes_to_gib(local.memory_bytes))
+    gpus = request.gpus if "gpus" in request.model_fields_set else local.count
+    return Hardware(
+        spec=spec,
+        memory_bytes=gib_to_bytes(request.vram_gb) if request.vram_gb else local.memory_bytes,
+        gpus=gpus,
+        gpus_per_node=request.gpus_per_node or min(gpus, local.count),
+        interconnect=request.interconnect or local.interconnect,
+        known=local.spec is not None,
+        free_bytes=local.free_bytes,
+    )
+
+
+def _check_free_memory(
+    request: PlanRequest, hardware: Hardware, feasibility: FeasibilityReport
+) -> FeasibilityReport:
+    """vLLM refuses to start when free memory is below utilization x total (other processes)."""
+    from vllm_wizard.core.gpu_detect import startup_free_memory_check
+
+    free = hardware.free_bytes or 0
+    starts, fitting = startup_free_memory_check(
+        free, hardware.memory_bytes, request.gpu_memory_utilization
+    )
+    if starts:
+        return feasibility
+    warning = (
+        f"Other processes hold GPU memory: {bytes_to_gib(free)} GiB of "
+        f"{bytes_to_gib(hardware.memory_bytes)} GiB is free, below --gpu-memory-utilization "
+        f"{request.gpu_memory_utilization} x total; vLLM would refuse to start. Use "
+        f"--gpu-memory-utilization {fitting} or free the memory."
+    )
+    return feasibility.model_copy(
+        update={
+            "will_start": False,
+            "fits": False,
+            "oom_risk": "high",
+            "warnings": [*feasibility.warnings, warning],
+        }
+    )
 
 
 def _custom_gpu(vram_gb: float) -> GpuSpec:
