@@ -116,6 +116,7 @@ def test_profile_round_trip_is_exact_for_every_field() -> None:
         block_size=32,
         enforce_eager=True,
         params_b=8.1,
+        use_corrections=False,
     )
     explicit = request.model_dump(exclude_unset=True)
     assert set(explicit) | {"trust_remote_code", "tokenizer", "allow_long_max_model_len"} >= set(

@@ -10,7 +10,10 @@ import typer
 
 from vllm_wizard import __version__
 from vllm_wizard.cli import generate as gen
+from vllm_wizard.cli.check_log import check_log
+from vllm_wizard.cli.detect import detect_command
 from vllm_wizard.cli.errors import EXIT_USER, report_error
+from vllm_wizard.cli.gpus import gpus_command
 from vllm_wizard.schemas.request import DEFAULT_VLLM_VERSION, PlanRequest
 
 app = typer.Typer(
@@ -56,7 +59,9 @@ ModelOpt = Annotated[
     str | None, typer.Option("--model", "-m", help=_help("model"), show_default=False)
 ]
 GpuOpt = Annotated[str | None, typer.Option("--gpu", help=_help("gpu"), show_default=False)]
-GpusOpt = Annotated[int, typer.Option("--gpus", help=_help("gpus"))]
+GpusOpt = Annotated[
+    int | None, typer.Option("--gpus", help=_help("gpus", "1, or the instance's or detected count"))
+]
 OptInt = int | None
 OptFloat = float | None
 
@@ -66,7 +71,7 @@ def plan_command(
     ctx: typer.Context,
     model: ModelOpt = None,
     gpu: GpuOpt = None,
-    gpus: GpusOpt = 1,
+    gpus: GpusOpt = None,
     gpus_per_node: Annotated[OptInt, typer.Option(help=_help("gpus_per_node"))] = None,
     vram_gb: Annotated[OptFloat, typer.Option(help=_help("vram_gb"))] = None,
     interconnect: Annotated[str | None, typer.Option(help=_help("interconnect"))] = None,
@@ -116,6 +121,9 @@ def plan_command(
             show_default=False,
         ),
     ] = None,
+    use_corrections: Annotated[
+        bool, typer.Option("--corrections/--no-corrections", help=_help("use_corrections"))
+    ] = True,
     output_format: Annotated[
         OutputFormat, typer.Option("--format", help="Output: text, json or yaml.")
     ] = OutputFormat.text,
@@ -139,6 +147,11 @@ def plan_command(
 
 app.command("generate")(gen.as_generate(plan_command))
 app.command("check-command")(gen.check_command)
+
+
+app.command("check-log")(check_log)
+app.command("gpus")(gpus_command)
+app.command("detect")(detect_command)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -42,6 +42,7 @@ _PLACES: dict[str, tuple[str, str]] = {
     "overhead_gb": ("policy", "overhead_gb"),
     "fragmentation_factor": ("policy", "fragmentation_factor"),
     "headroom_gb": ("policy", "headroom_gb"),
+    "use_corrections": ("policy", "use_corrections"),
     "vllm_version": ("", "vllm_version"),
 }
 SECTIONS = ("model", "hardware", "workload", "policy", "overrides")
