@@ -3,8 +3,8 @@ compose files against the Compose specification's JSON schema, profiles round-tr
 
 from __future__ import annotations
 
+import functools
 import json
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -30,12 +30,10 @@ CATALOG_IDS = [m["id"] for m in CATALOG["models"]]
 EXAMPLES = sorted((ROOT / "examples" / "profiles").glob("*.yaml"))
 
 
+@functools.cache
 def compose_schema() -> dict[str, Any]:
-    text = (
-        resources.files("check_jsonschema.builtin_schemas.vendor")
-        .joinpath("compose-spec.json")
-        .read_text("utf-8")
-    )
+    """The Compose specification's JSON schema (draft 7), vendored: see fixtures/MANIFEST.md."""
+    text = (ROOT / "tests/fixtures/schemas/compose-spec.json").read_text("utf-8")
     return json.loads(text)  # type: ignore[no-any-return]
 
 
@@ -62,7 +60,7 @@ def check_files(request: PlanRequest) -> dict[str, str]:
         assert "set -euo pipefail" in files[name]
     assert "HF_TOKEN" in files["serve_command.sh"]
     compose = yaml.safe_load(files["docker-compose.yaml"])
-    jsonschema.validate(compose, compose_schema())
+    jsonschema.Draft7Validator(compose_schema()).validate(compose)
     service = compose["services"]["vllm"]
     assert_valid_command("vllm serve " + " ".join(service["command"]))
     assert service["image"] == f"vllm/vllm-openai:v{result.vllm_version}"
@@ -174,3 +172,13 @@ def test_bench_script_measures_the_planned_workload() -> None:
     assert "vllm bench serve" in bench
     for expected in ("--random-input-len 2000", "--random-output-len 300", "--max-concurrency 6"):
         assert expected in bench
+
+
+def test_compose_schema_rejects_a_misplaced_gpu_reservation() -> None:
+    request = PlanRequest(model="Qwen/Qwen3-0.6B", gpu="L4")
+    compose = yaml.safe_load(
+        render_files(plan(request), request, ["compose"])["docker-compose.yaml"]
+    )
+    compose["services"]["vllm"]["gpus_count"] = 1
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.Draft7Validator(compose_schema()).validate(compose)
