@@ -363,7 +363,7 @@ def _evaluate(
     settings = _engine_settings(request, hardware, tp, pp, context, weight_dtype, kv_bytes)
     budget = plan_gpu_budget(meta, hardware.memory_bytes, weights_total, settings)
     if request.max_model_len is None:
-        context = _derived_context(budget, settings, request, model_max)
+        context = _derived_context(budget, settings, request, model_max, meta, kv_bytes)
         settings = _engine_settings(request, hardware, tp, pp, context, weight_dtype, kv_bytes)
         budget = plan_gpu_budget(meta, hardware.memory_bytes, weights_total, settings)
 
@@ -386,11 +386,27 @@ def _evaluate(
 
 
 def _derived_context(
-    budget: GpuBudget, settings: EngineSettings, request: PlanRequest, model_max: int
+    budget: GpuBudget,
+    settings: EngineSettings,
+    request: PlanRequest,
+    model_max: int,
+    meta: ModelMetadata,
+    kv_bytes: float,
 ) -> int:
-    """The longest context `concurrency` sequences can each have, within the model's limit."""
+    """The longest context (tokens) `concurrency` sequences can each have, within the
+    model's limit, vLLM's KV blocks and the replica's memory less --headroom-gb."""
     usable_tokens = max(0, budget.num_blocks - 1) * settings.block_size
-    per_sequence = int(usable_tokens / (request.concurrency * request.fragmentation_factor))
+    share = request.concurrency * request.fragmentation_factor
+    per_sequence = int(usable_tokens / share)
+    gpus = settings.tensor_parallel_size * settings.pipeline_parallel_size
+    kv_token = replica_kv_bytes_per_token(
+        meta, kv_bytes, settings.tensor_parallel_size, settings.pipeline_parallel_size
+    )
+    spare = (
+        budget.requested_bytes - budget.weights_bytes - budget.overhead_bytes
+    ) * gpus - gib_to_bytes(request.headroom_gb)
+    if kv_token > 0:
+        per_sequence = min(per_sequence, max(0, int(spare / (share * kv_token))))
     if per_sequence >= model_max:
         return model_max
     rounded = per_sequence // CONTEXT_ROUNDING * CONTEXT_ROUNDING
