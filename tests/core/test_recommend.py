@@ -17,6 +17,8 @@ from vllm_wizard.core.recommend import (
     is_valid_tp,
     recommend_max_num_batched_tokens,
     resolve_weight_dtype,
+    tp_problem,
+    tp_summary,
     valid_tp_sizes,
 )
 from vllm_wizard.core.render import render_serve_command
@@ -121,3 +123,28 @@ def test_serve_command_uses_only_real_flags_with_valid_values() -> None:
 def test_unknown_dest_is_rejected() -> None:
     with pytest.raises(KeyError):
         render_serve_command({"model": "m", "swap_space": 4})
+
+
+def test_grouped_quantization_limits_tp_to_whole_groups() -> None:
+    # Llama-2-13B GPTQ: 40 heads, MLP 13824 = 108 groups of 128; TP 8 leaves 13.5 groups.
+    meta = llama_meta(
+        num_attention_heads=40,
+        num_kv_heads=40,
+        hidden_size=5120,
+        intermediate_size=13824,
+        quantization="gptq",
+        quant_group_size=128,
+    )
+    assert valid_tp_sizes(meta, 8) == [1, 2, 4]
+    assert "1728 columns per GPU" in (tp_problem(meta, 8) or "")
+    unquantized = llama_meta(num_attention_heads=40, num_kv_heads=40, intermediate_size=13824)
+    assert valid_tp_sizes(unquantized, 8) == [1, 2, 4, 5, 8]
+    with pytest.raises(InvalidLayoutError, match="quantization groups; use one of 1, 2, 4"):
+        check_tp(meta, 8)
+
+
+def test_tp_summary_names_each_failing_size() -> None:
+    text = tp_summary(llama_meta(), 8)
+    assert text.startswith("valid TP sizes up to 8: 1, 2, 4, 8 (")
+    assert "3 does not divide the 32 attention heads" in text
+    assert "KV heads" not in text

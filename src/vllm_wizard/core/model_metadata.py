@@ -193,6 +193,10 @@ def parse_model_config(
         sliding_window_layers=window_layers,
         num_experts=experts,
         num_experts_per_token=experts_per_token,
+        moe_intermediate_size=(_moe_width(text) or shape.ffn) if experts else 0,
+        quant_group_size=_quant_group_size(outer, text, extra_files or {})
+        if quantization
+        else None,
         params_total=total,
         params_active=min(active, total),
         weights_bytes=weights_bytes,
@@ -385,6 +389,20 @@ def _quantization(outer: Config, text: Config, extra: Mapping[str, Config]) -> s
     if not method:
         return None
     return KNOWN_QUANT_METHODS.get(method, method)
+
+
+def _quant_group_size(outer: Config, text: Config, extra: Mapping[str, Config]) -> int | None:
+    """group_size of a grouped (GPTQ/AWQ-style) checkpoint; None when per-channel or unknown."""
+    qcfg = outer.get("quantization_config") or text.get("quantization_config")
+    if not isinstance(qcfg, Mapping):
+        qcfg = extra.get("quantize_config.json") or {}
+    value = qcfg.get("group_size", qcfg.get("q_group_size"))
+    return value if isinstance(value, int) and value > 0 else None
+
+
+def _moe_width(text: Config) -> int:
+    value = _first(text, ("moe_intermediate_size", "expert_intermediate_size"))
+    return int(value) if isinstance(value, (int, float)) and value > 0 else 0
 
 
 def count_parameters(text: Config, shape: _Shape, model_type: str, tied: bool) -> tuple[int, int]:

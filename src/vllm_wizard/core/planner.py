@@ -34,6 +34,7 @@ from vllm_wizard.core.recommend import (
     recommend_max_num_batched_tokens,
     recommend_max_num_seqs,
     resolve_weight_dtype,
+    tp_summary,
     valid_tp_sizes,
 )
 from vllm_wizard.core.render import render_serve_command
@@ -514,12 +515,12 @@ def _vllm_args(
         why["trust_remote_code"] = "The config names custom code; requested explicitly."
     args["tensor_parallel_size"] = c.tp
     why["tensor_parallel_size"] = (
-        "As requested."
+        "As requested"
         if request.tensor_parallel_size
         else f"Smallest valid size that fits within a node of {hardware.gpus_per_node} GPUs"
         if request.batching_mode != "latency"
-        else "Largest valid size in a node: lowest latency."
-    )
+        else "Largest valid size in a node: lowest latency"
+    ) + f"; {tp_summary(meta, max(hardware.gpus_per_node, c.tp))}."
     if c.pp > 1:
         args["pipeline_parallel_size"] = c.pp
         why["pipeline_parallel_size"] = "The model does not fit in one node; stages span nodes."

@@ -15,18 +15,38 @@ LARGE_GPU_BATCHED_TOKENS = 16384
 LARGE_GPU_BYTES = 48 * GiB
 
 
-def is_valid_tp(meta: ModelMetadata, tp: int) -> bool:
-    """vLLM can shard the model over `tp` GPUs.
+def tp_problem(meta: ModelMetadata, tp: int) -> str | None:
+    """Why vLLM cannot shard the model over `tp` GPUs, or None when it can.
 
-    TP must divide the attention heads; for GQA the KV heads must divide TP or TP them
-    (smaller KV-head counts are replicated). MLA has one latent cache, so only the
-    attention heads matter.
+    TP must divide the attention heads; the KV heads must divide TP or TP them (fewer KV
+    heads than GPUs are replicated); MLA keeps one latent cache, so only the attention
+    heads matter. A grouped quantized checkpoint needs each row-parallel input (attention
+    output, MLP and expert down projections) to stay a whole number of groups per GPU.
     """
     if meta.num_attention_heads % tp:
-        return False
-    if meta.attention == "mla":
-        return True
-    return meta.num_kv_heads % tp == 0 or tp % meta.num_kv_heads == 0
+        return f"does not divide the {meta.num_attention_heads} attention heads"
+    if meta.attention != "mla" and meta.num_kv_heads % tp and tp % meta.num_kv_heads:
+        return f"neither divides nor is a multiple of the {meta.num_kv_heads} KV heads"
+    group = meta.quant_group_size
+    if group is None:
+        return None
+    widths = {
+        "attention output": meta.num_attention_heads * meta.head_dim,
+        "MLP": meta.intermediate_size,
+        "expert MLP": meta.moe_intermediate_size,
+    }
+    for name, width in widths.items():
+        if width and (width % tp or (width // tp) % group):
+            return (
+                f"splits the {name} width {width} into {width / tp:g} columns per GPU, "
+                f"not a whole number of {group}-column quantization groups"
+            )
+    return None
+
+
+def is_valid_tp(meta: ModelMetadata, tp: int) -> bool:
+    """vLLM can shard the model over `tp` GPUs (see tp_problem)."""
+    return tp_problem(meta, tp) is None
 
 
 def valid_tp_sizes(meta: ModelMetadata, max_tp: int) -> list[int]:
@@ -34,14 +54,22 @@ def valid_tp_sizes(meta: ModelMetadata, max_tp: int) -> list[int]:
     return [tp for tp in range(1, max_tp + 1) if is_valid_tp(meta, tp)]
 
 
+def tp_summary(meta: ModelMetadata, max_tp: int) -> str:
+    """One line: the valid TP sizes up to `max_tp` and why each other size fails."""
+    valid = valid_tp_sizes(meta, max_tp)
+    failing = [f"{t} {why}" for t in range(2, max_tp + 1) if (why := tp_problem(meta, t))]
+    text = f"valid TP sizes up to {max_tp}: {', '.join(map(str, valid)) or 'none'}"
+    return text + (f" ({'; '.join(failing)})" if failing else "")
+
+
 def check_tp(meta: ModelMetadata, tp: int) -> None:
-    """Raise InvalidLayoutError naming the valid sizes when vLLM cannot shard with `tp`."""
-    if is_valid_tp(meta, tp):
+    """Raise InvalidLayoutError naming the reason and the valid sizes when `tp` cannot shard."""
+    why = tp_problem(meta, tp)
+    if why is None:
         return
     valid = ", ".join(str(t) for t in valid_tp_sizes(meta, 64))
     raise InvalidLayoutError(
-        f"--tensor-parallel-size {tp} cannot shard {meta.model_id} "
-        f"({meta.num_attention_heads} attention heads, {meta.num_kv_heads} KV heads); "
+        f"--tensor-parallel-size {tp} cannot shard {meta.model_id}: {tp} {why}; "
         f"use one of {valid}.",
         field="tensor_parallel_size",
     )

@@ -62,6 +62,14 @@ class ModelMetadata(BaseModel):
     num_experts: int = Field(
         default=0, ge=0, description="Routed experts per MoE layer (0: dense)."
     )
+    moe_intermediate_size: int = Field(
+        default=0, ge=0, description="MLP width of one routed expert (0: dense)."
+    )
+    quant_group_size: int | None = Field(
+        default=None,
+        gt=0,
+        description="Input channels per quantization group (GPTQ/AWQ group_size); None if none.",
+    )
     num_experts_per_token: int = Field(
         default=0, ge=0, description="Routed experts each token uses."
     )
