@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from vllm_wizard.core.planner import plan
+from vllm_wizard.errors import InvalidParameterError
 from vllm_wizard.schemas.request import PlanRequest
 
 LLAMA_8B = "meta-llama/Llama-3.1-8B-Instruct"
@@ -17,3 +18,47 @@ def test_derived_max_model_len_leaves_the_policy_headroom(gpu: str, concurrency:
     assert f.fits, f.warnings
     assert f.headroom_gb >= 1.0
     assert result.vllm_args["max_model_len"] % 16 == 0
+
+
+def test_remedies_come_in_order_each_with_its_plan() -> None:
+    result = plan(PlanRequest(model=LLAMA_8B, gpu="T4", max_model_len=8192))
+    f = result.feasibility
+    assert not f.fits
+    labels = [line.split(":")[0] for line in f.remedies]
+    # T4 (7.5): vLLM can quantize to FP8 weight-only, but has no fp8 KV backend below 8.0.
+    assert labels[0].startswith("1. FP8 weights")
+    assert not any("fp8 KV" in label for label in labels)
+    assert "more GPUs (--gpus 2)" in labels[2]
+    assert labels[-1].startswith(f"{len(labels)}. last resort, slow")
+    assert "fits (TP 1" in f.remedies[0]
+    assert "still does not fit" in f.remedies[1]  # 8B fp16 weights alone exceed the T4
+
+
+def test_fitting_plan_has_no_remedies() -> None:
+    assert plan(PlanRequest(model=LLAMA_8B, gpu="H100")).feasibility.remedies == []
+
+
+def test_t4_gets_float16_and_fp8_kv_warning() -> None:
+    result = plan(PlanRequest(model=LLAMA_8B, gpu="T4", kv_cache_dtype="fp8_e4m3fn"))
+    assert result.vllm_args["dtype"] == "float16"
+    assert result.vllm_args["kv_cache_dtype"] == "fp8_e4m3"
+    assert any("older spelling" in n for n in result.notes)
+    assert any("need 8+" in w for w in result.feasibility.warnings)
+
+
+def test_quantization_below_its_minimum_capability_exits_2() -> None:
+    with pytest.raises(InvalidParameterError, match=r"compute capability 7\.5 or newer"):
+        plan(PlanRequest(model=LLAMA_8B, gpu="V100", quantization="fp8"))
+    with pytest.raises(InvalidParameterError, match="mxfp4 needs compute capability 8"):
+        plan(PlanRequest(model=LLAMA_8B, gpu="T4", quantization="mxfp4"))
+
+
+def test_max_model_len_above_the_limit_needs_the_opt_in() -> None:
+    with pytest.raises(InvalidParameterError, match="131072"):
+        plan(PlanRequest(model=LLAMA_8B, gpu="H100", max_model_len=200_000))
+    result = plan(
+        PlanRequest(
+            model=LLAMA_8B, gpu="H100", max_model_len=200_000, allow_long_max_model_len=True
+        )
+    )
+    assert result.vllm_args["max_model_len"] == 200_000

@@ -55,6 +55,10 @@ def _print_report(r: PlanResult, explain: bool) -> None:
         out.print("\n[bold yellow]Warnings[/bold yellow]")
         for w in f.warnings:
             out.print(f"  ! {w}", markup=False)
+    if f.remedies:
+        out.print("\n[bold]Remedies (approximate, in the order to try them)[/bold]")
+        for line in f.remedies:
+            out.print(f"  {line}", markup=False)
     if r.notes:
         err = Console(stderr=True, highlight=False)
         err.print("\n[dim]Notes[/dim]")

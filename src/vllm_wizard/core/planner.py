@@ -7,6 +7,7 @@ config (model_source) and the shipped data files.
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -30,10 +31,13 @@ from vllm_wizard.core.memory import (
 from vllm_wizard.core.model_source import load_model_metadata
 from vllm_wizard.core.performance import PerfInputs, active_weight_bytes, estimate_performance
 from vllm_wizard.core.recommend import (
+    FP8_KV_MIN_CAPABILITY,
     check_tp,
+    quantization_problem,
     recommend_max_num_batched_tokens,
     recommend_max_num_seqs,
     resolve_weight_dtype,
+    supports_fp8_kv,
     tp_summary,
     valid_tp_sizes,
 )
@@ -44,6 +48,7 @@ from vllm_wizard.errors import (
     InvalidLayoutError,
     InvalidParameterError,
     UnknownGpuError,
+    WizardError,
 )
 from vllm_wizard.schemas.gpu import GpuSpec
 from vllm_wizard.schemas.model import ModelMetadata
@@ -63,6 +68,8 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_MAX_MODEL_LEN = 2048  # vLLM's fallback when a config names no context length
 CONTEXT_ROUNDING = 256
+# Remedy "more GPUs" is offered up to this many GPUs for one replica.
+MAX_REMEDY_GPUS = 64
 # Stand-ins for a GPU known only by --vram-gb (a mid-range data-centre card).
 UNKNOWN_GPU_BANDWIDTH_GBPS = 1000.0
 UNKNOWN_GPU_BF16_TFLOPS = 150.0
@@ -95,11 +102,16 @@ class Candidate:
     headroom_bytes: int
 
 
-def plan(request: PlanRequest) -> PlanResult:
-    """Answer: will the model fit, with which vLLM args, how fast, and the command."""
+def plan(request: PlanRequest, *, remedies: bool = True) -> PlanResult:
+    """Answer: will the model fit, with which vLLM args, how fast, and the command.
+
+    When it does not fit and `remedies` is set, each remedy is planned too and reported
+    in feasibility.remedies, in the order to try them.
+    """
     notes: list[str] = []
     table = load_flag_table()
     kv_cache_dtype = dtypes.normalize_kv_cache_dtype(request.kv_cache_dtype, table.kv_cache_dtypes)
+    _note_old_spelling(request.kv_cache_dtype, kv_cache_dtype, notes)
     quantization = dtypes.normalize_quantization(request.quantization, table.quantization_methods)
     requested_dtype = dtypes.normalize_dtype(request.dtype)
 
@@ -113,6 +125,7 @@ def plan(request: PlanRequest) -> PlanResult:
         requested_dtype, meta.torch_dtype, hardware.spec.compute_capability
     )
     effective_quant = quantization or meta.quantization
+    _check_quantization_capability(effective_quant, hardware.spec.compute_capability)
     per_param = dtypes.weight_bytes_per_param(effective_quant) if effective_quant else None
     weights_total = model_weights_bytes(
         meta, dtypes.dtype_bytes(weight_dtype), quantization, per_param
@@ -132,6 +145,10 @@ def plan(request: PlanRequest) -> PlanResult:
     )
     if hardware.free_bytes is not None:
         feasibility = _check_free_memory(request, hardware, feasibility)
+    if remedies and not feasibility.fits:
+        feasibility = feasibility.model_copy(
+            update={"remedies": _remedies(request, meta, hardware, candidate, feasibility)}
+        )
     performance = _performance(request, meta, hardware, candidate, weights_total)
     if (
         request.target_latency_ms is not None
@@ -164,6 +181,93 @@ def plan(request: PlanRequest) -> PlanResult:
         performance=performance,
         artifacts=Artifacts(serve_command=render_serve_command(vllm_args, table)),
         notes=notes,
+    )
+
+
+def _note_old_spelling(given: str, vllm_name: str, notes: list[str]) -> None:
+    if given.strip().lower() in ("fp8_e4m3fn",):
+        notes.append(
+            f"--kv-cache-dtype {given} is an older spelling; vLLM 0.33 calls it {vllm_name}."
+        )
+
+
+def _check_quantization_capability(method: str | None, compute_capability: str | None) -> None:
+    why = quantization_problem(method, compute_capability) if method else None
+    if why:
+        raise InvalidParameterError(
+            f"--quantization {method}: {why}; use a GPU that supports it or another method.",
+            field="quantization",
+        )
+
+
+def _remedies(
+    request: PlanRequest,
+    meta: ModelMetadata,
+    hardware: Hardware,
+    c: Candidate,
+    feasibility: FeasibilityReport,
+) -> list[str]:
+    """Each remedy, in the order to try them, with the plan it gives (approximate)."""
+    cc = hardware.spec.compute_capability
+    unquantized = meta.quantization is None and request.quantization is None
+    options: list[tuple[str, dict[str, Any] | None]] = []
+    if unquantized and quantization_problem("fp8", cc) is None:
+        options.append(
+            (
+                "FP8 weights, quantized by vLLM as it loads (--quantization fp8)",
+                {"quantization": "fp8"},
+            )
+        )
+    if request.kv_cache_dtype == "auto" and supports_fp8_kv(cc):
+        options.append(
+            (
+                "fp8 KV cache (--kv-cache-dtype fp8; half the KV memory, slight accuracy cost)",
+                {"kv_cache_dtype": "fp8"},
+            )
+        )
+    wanted = request.prompt_tokens + request.gen_tokens
+    if c.max_model_len > wanted:
+        options.append(
+            (
+                f"a shorter --max-model-len {wanted} (prompt + generation; vLLM's auto fits it)",
+                {"max_model_len": wanted, "allow_long_max_model_len": False},
+            )
+        )
+    if hardware.known and c.tp * c.pp * 2 <= MAX_REMEDY_GPUS:
+        more = c.tp * c.pp * 2
+        options.append((f"more GPUs (--gpus {more})", {"gpus": more, "tensor_parallel_size": None}))
+    if unquantized and quantization_problem("awq", cc) is None:
+        options.append(
+            (
+                "a 4-bit AWQ or GPTQ checkpoint (needs an already quantized model; planned as AWQ)",
+                {"quantization": "awq"},
+            )
+        )
+    lines = [
+        f"{i}. {label}: {_try(request, update)}" for i, (label, update) in enumerate(options, 1)
+    ]
+    short = max(0.0, -feasibility.headroom_gb) / max(1, c.tp * c.pp)
+    lines.append(
+        f"{len(lines) + 1}. last resort, slow: --cpu-offload-gb {math.ceil(short + 1)} "
+        "(weights in CPU memory, read over PCIe each step) or --kv-offloading-size for the KV cache."
+    )
+    return lines
+
+
+def _try(request: PlanRequest, update: dict[str, Any] | None) -> str:
+    """`plan` with `update` applied, as one phrase."""
+    try:
+        result = plan(request.model_copy(update=update or {}), remedies=False)
+    except WizardError as exc:
+        return f"not possible here ({exc.message})"
+    f, h = result.feasibility, result.hardware
+    layout = f"TP {h.tensor_parallel_size}" + (
+        f" x PP {h.pipeline_parallel_size}" if h.pipeline_parallel_size > 1 else ""
+    )
+    state = "fits" if f.fits else ("starts but is tight" if f.will_start else "still does not fit")
+    return (
+        f"{state} ({layout}, max_model_len {result.vllm_args['max_model_len']}, "
+        f"KV cache about {f.kv_cache_capacity_tokens:,} tokens, headroom {f.headroom_gb:g} GiB)"
     )
 
 
@@ -642,7 +746,7 @@ def _warnings(
             )
         )
     if not c.fits:
-        out.append(_fix_suggestion(request, meta, hardware, c))
+        out.append("Does not fit as planned; remedies lists each fix, in order, with its plan.")
     if (
         request.max_model_len is None
         and c.max_model_len < request.prompt_tokens + request.gen_tokens
@@ -671,7 +775,15 @@ def _warnings(
             f"--quantization {quantization} needs a checkpoint already quantized with "
             f"{quantization.upper()}; vLLM cannot quantize to it while loading."
         )
-    if request.kv_cache_dtype.startswith("fp8") and not hardware.spec.fp8_support:
+    if request.kv_cache_dtype.startswith("fp8") and not supports_fp8_kv(
+        hardware.spec.compute_capability
+    ):
+        out.append(
+            f"fp8 KV cache on compute capability {hardware.spec.compute_capability}: vLLM "
+            f"0.33's fp8-capable attention backends need {FP8_KV_MIN_CAPABILITY / 10:g}+; "
+            "expect vLLM to refuse it or fall back; use --kv-cache-dtype auto."
+        )
+    elif request.kv_cache_dtype.startswith("fp8") and not hardware.spec.fp8_support:
         out.append(
             "This GPU has no FP8 tensor cores; an fp8 KV cache still halves KV memory "
             "but may run slower."
@@ -688,20 +800,6 @@ def _warnings(
             f"vLLM {request.vllm_version}'s own default is {release_default}."
         )
     return out[:10]
-
-
-def _fix_suggestion(
-    request: PlanRequest, meta: ModelMetadata, hardware: Hardware, c: Candidate
-) -> str:
-    tips = []
-    if request.kv_cache_dtype == "auto":
-        tips.append("--kv-cache-dtype fp8")
-    if meta.quantization is None and request.quantization is None:
-        tips.append("a 4-bit (AWQ/GPTQ) or FP8 checkpoint")
-    tips.append("a shorter --max-model-len or lower --concurrency")
-    if c.tp * c.pp < hardware.gpus or hardware.gpus < 8:
-        tips.append("more GPUs (--gpus)")
-    return "Does not fit as planned; try " + ", ".join(tips) + "."
 
 
 def _performance(

@@ -120,6 +120,62 @@ def resolve_weight_dtype(
     return dtype
 
 
+# Lowest compute capability (x10) each quantization method runs on in vLLM 0.33
+# (`get_min_capability`, VLLM-NOTES section 3); awq and gptq resolve to auto_awq / auto_gptq.
+MIN_CAPABILITY: dict[str, int] = {
+    "fp8": 75,
+    "awq": 75,
+    "auto_awq": 75,
+    "gptq": 60,
+    "auto_gptq": 60,
+    "compressed-tensors": 70,
+    "quark": 70,
+    "moe_wna16": 70,
+    "modelopt": 80,
+    "modelopt_fp4": 75,
+    "modelopt_mxfp8": 80,
+    "modelopt_mixed": 75,
+    "mxfp4": 80,
+    "experts_int8": 80,
+    "fbgemm_fp8": 80,
+    "torchao": 75,
+    "online": 75,
+    "inc": 60,
+    "fp_quant": 100,
+}
+# vLLM 0.33 picks an attention backend that stores fp8 KV from SM 8.0 up (FlashInfer on
+# Ampere/Ada, FlashAttention 3 on Hopper); VLLM-NOTES section 4.1.
+FP8_KV_MIN_CAPABILITY = 80
+
+
+def capability_x10(compute_capability: str | None) -> int | None:
+    """'8.9' -> 89; None for AMD gfx names or unknown GPUs."""
+    if not compute_capability or compute_capability.startswith("gfx"):
+        return None
+    try:
+        return round(float(compute_capability) * 10)
+    except ValueError:
+        return None
+
+
+def quantization_problem(method: str, compute_capability: str | None) -> str | None:
+    """Why `method` cannot run on a GPU of this compute capability, or None."""
+    cc = capability_x10(compute_capability)
+    need = MIN_CAPABILITY.get(method)
+    if cc is None or need is None or cc >= need:
+        return None
+    return (
+        f"quantization {method} needs compute capability {need / 10:g} or newer in vLLM, "
+        f"and this GPU is {compute_capability}"
+    )
+
+
+def supports_fp8_kv(compute_capability: str | None) -> bool:
+    """An fp8 KV cache has an attention backend on this GPU (AMD: assumed yes)."""
+    cc = capability_x10(compute_capability)
+    return cc is None or cc >= FP8_KV_MIN_CAPABILITY
+
+
 def _lacks_bf16(compute_capability: str | None) -> bool:
     if not compute_capability or compute_capability.startswith("gfx"):
         return False

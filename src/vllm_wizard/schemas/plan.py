@@ -94,6 +94,10 @@ class FeasibilityReport(BaseModel):
     )
     will_start: bool = Field(description="False when vLLM would fail at start-up for memory.")
     warnings: list[str] = Field(description="Things the user should know or change.")
+    remedies: list[str] = Field(
+        default_factory=list,
+        description="When it does not fit: each remedy in order, with the plan it gives.",
+    )
     per_gpu: PerGpuReport = Field(description="vLLM's view of one GPU.")
 
 
