@@ -45,6 +45,9 @@ def test_docker_command_is_read_after_the_image() -> None:
         ("--quantization bitsandbytes", "(removed)"),
         ("--kv-cache-dtype fp4", "'fp4' is not one of"),
         ("--enable-lora-bias", "not a `vllm serve` flag"),
+        ('--rope-scaling \'{"type": "yarn"}\'', "--hf-overrides"),
+        ("--guided-decoding-backend outlines", "--structured-outputs-config.backend"),
+        ("--worker-use-ray", "--distributed-executor-backend ray"),
     ],
 )
 def test_review_flags_errors(flag: str, needle: str) -> None:
@@ -80,3 +83,15 @@ def test_review_says_a_model_too_big_will_not_start() -> None:
     review = review_command("vllm serve meta-llama/Llama-3.1-70B-Instruct", gpu="L4")
     assert review.errors == 1
     assert any("would not start" in f for f in review.findings)
+
+
+def test_api_server_module_with_model_flag_and_several_errors() -> None:
+    review = review_command(
+        "python3 -m vllm.entrypoints.openai.api_server --model meta-llama/Llama-3.1-70B-Instruct "
+        "--tensor-parallel-size 3 --swap-space 16 --max-model-len 200000"
+    )
+    text = "\n".join(review.findings)
+    assert review.errors == 3, text
+    assert "3 does not divide the 64 attention heads" in text
+    assert "limit of 131072" in text
+    assert "--swap-space" not in review.corrected

@@ -24,7 +24,17 @@ REMOVED_FLAGS: dict[str, str] = {
     "--max-num-partial-prefills": "not in this release; drop it",
     "--max-long-partial-prefills": "not in this release; drop it",
     "--use-v2-block-manager": "the V1 engine is the only one; drop it",
-    "--disable-log-requests": "request logging is off by default; drop it",
+    "--worker-use-ray": "use --distributed-executor-backend ray",
+    "--rope-scaling": "set it through --hf-overrides '{\"rope_scaling\": {...}}'",
+    "--rope-theta": "set it through --hf-overrides '{\"rope_theta\": ...}'",
+    "--guided-decoding-backend": "use --structured-outputs-config.backend",
+    "--device": "the platform is detected; drop it",
+    "--enable-reasoning": "--reasoning-parser alone turns reasoning on; drop it",
+    "--speculative-model": "use --speculative-config '{\"model\": ...}'",
+    "--num-speculative-tokens": "use --speculative-config '{\"num_speculative_tokens\": ...}'",
+    "--max-seq-len-to-capture": "CUDA-graph sizes are set with --compilation-config; drop it",
+    "--preemption-mode": "the V1 engine always recomputes; drop it",
+    "--scheduler-delay-factor": "not in the V1 scheduler; drop it",
     "--task": "not a serve option; use --runner pooling and --convert embed|classify|reward",
 }
 # Older values and what the target release calls them.

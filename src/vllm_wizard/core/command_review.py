@@ -78,6 +78,8 @@ def review_command(
     _check_model(parsed.model, fields, review)
     if gpu is not None or vram_gb is not None:
         _check_plan(parsed.model, fields, gpu, gpus, vram_gb, review)
+    else:
+        review.findings.append("note: memory not checked; pass --gpu to say whether it starts")
     review.corrected = shlex.join(corrected)
     if review.errors == 0:
         review.findings.append(f"ok: no errors against vLLM {table.version}'s argument table")
