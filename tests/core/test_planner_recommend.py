@@ -62,3 +62,14 @@ def test_max_model_len_above_the_limit_needs_the_opt_in() -> None:
         )
     )
     assert result.vllm_args["max_model_len"] == 200_000
+
+
+def test_gpu_memory_utilization_is_always_emitted_lower_on_consumer_cards() -> None:
+    consumer = plan(PlanRequest(model="Qwen/Qwen3-0.6B", gpu="RTX 4090"))
+    assert consumer.vllm_args["gpu_memory_utilization"] == 0.88
+    datacenter = plan(PlanRequest(model="Qwen/Qwen3-0.6B", gpu="L4"))
+    assert datacenter.vllm_args["gpu_memory_utilization"] == 0.9
+    assert not any("set explicitly" in w for w in datacenter.feasibility.warnings)
+    chosen = plan(PlanRequest(model="Qwen/Qwen3-0.6B", gpu="RTX 4090", gpu_memory_utilization=0.8))
+    assert chosen.vllm_args["gpu_memory_utilization"] == 0.8
+    assert any("set explicitly" in w for w in chosen.feasibility.warnings)

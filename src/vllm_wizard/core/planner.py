@@ -68,6 +68,10 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_MAX_MODEL_LEN = 2048  # vLLM's fallback when a config names no context length
 CONTEXT_ROUNDING = 256
+# gpu_memory_utilization written when the user gives none; consumer cards may drive a
+# display, whose memory vLLM's free-memory check at start-up would otherwise trip over.
+DEFAULT_UTILIZATION = 0.90
+CONSUMER_UTILIZATION = 0.88
 # Remedy "more GPUs" is offered up to this many GPUs for one replica.
 MAX_REMEDY_GPUS = 64
 # Stand-ins for a GPU known only by --vram-gb (a mid-range data-centre card).
@@ -118,6 +122,10 @@ def plan(request: PlanRequest, *, remedies: bool = True) -> PlanResult:
     meta = load_model_metadata(request.model, params_b=request.params_b, revision=request.revision)
     notes += meta.notes
     hardware = _apply_corrections(request, meta, _resolve_hardware(request, notes), notes)
+    explicit_utilization = request.gpu_memory_utilization is not None
+    request = request.model_copy(
+        update={"gpu_memory_utilization": _utilization(request, hardware.spec)}
+    )
     model_max = _model_max_len(meta, notes)
     _check_max_model_len(request, model_max)
 
@@ -145,6 +153,12 @@ def plan(request: PlanRequest, *, remedies: bool = True) -> PlanResult:
     )
     if hardware.free_bytes is not None:
         feasibility = _check_free_memory(request, hardware, feasibility)
+    release_default = default_gpu_memory_utilization(request.vllm_version)
+    if explicit_utilization and request.gpu_memory_utilization != release_default:
+        feasibility.warnings.append(
+            f"gpu_memory_utilization {request.gpu_memory_utilization:g} is set explicitly; "
+            f"vLLM {request.vllm_version}'s own default is {release_default}."
+        )
     if remedies and not feasibility.fits:
         feasibility = feasibility.model_copy(
             update={"remedies": _remedies(request, meta, hardware, candidate, feasibility)}
@@ -182,6 +196,13 @@ def plan(request: PlanRequest, *, remedies: bool = True) -> PlanResult:
         artifacts=Artifacts(serve_command=render_serve_command(vllm_args, table)),
         notes=notes,
     )
+
+
+def _utilization(request: PlanRequest, spec: GpuSpec) -> float:
+    """The user's gpu_memory_utilization, else 0.90, or 0.88 on a consumer card."""
+    if request.gpu_memory_utilization is not None:
+        return request.gpu_memory_utilization
+    return CONSUMER_UTILIZATION if spec.consumer else DEFAULT_UTILIZATION
 
 
 def _note_old_spelling(given: str, vllm_name: str, notes: list[str]) -> None:
@@ -365,7 +386,7 @@ def _check_free_memory(
 
     free = hardware.free_bytes or 0
     starts, fitting = startup_free_memory_check(
-        free, hardware.memory_bytes, request.gpu_memory_utilization
+        free, hardware.memory_bytes, _utilization(request, hardware.spec)
     )
     if starts:
         return feasibility
@@ -439,7 +460,7 @@ def _engine_settings(
         ),
         block_size=request.block_size or DEFAULT_BLOCK_SIZE,
         enforce_eager=bool(request.enforce_eager),
-        gpu_memory_utilization=request.gpu_memory_utilization,
+        gpu_memory_utilization=_utilization(request, hardware.spec),
         weight_dtype_bytes=dtypes.dtype_bytes(weight_dtype),
         kv_dtype_bytes=kv_bytes,
         tensor_parallel_size=tp,
@@ -792,12 +813,6 @@ def _warnings(
         out.append(
             f"Pipeline parallel over {c.pp} nodes: start a Ray cluster first and add "
             "--distributed-executor-backend ray."
-        )
-    release_default = default_gpu_memory_utilization(request.vllm_version)
-    if request.gpu_memory_utilization != release_default:
-        out.append(
-            f"gpu_memory_utilization {request.gpu_memory_utilization:g} is set explicitly; "
-            f"vLLM {request.vllm_version}'s own default is {release_default}."
         )
     return out[:10]
 

@@ -98,8 +98,12 @@ class PlanRequest(BaseModel):
     )
 
     # Policy
-    gpu_memory_utilization: float = Field(
-        default=0.90, ge=0.05, le=0.99, description="Fraction of each GPU's memory vLLM may use."
+    gpu_memory_utilization: float | None = Field(
+        default=None,
+        ge=0.05,
+        le=0.99,
+        description="Fraction of each GPU's memory vLLM may use "
+        "[default: 0.90; 0.88 on consumer cards, which may drive a display].",
     )
     overhead_gb: float | None = Field(
         default=None,
