@@ -73,3 +73,14 @@ def test_gpu_memory_utilization_is_always_emitted_lower_on_consumer_cards() -> N
     chosen = plan(PlanRequest(model="Qwen/Qwen3-0.6B", gpu="RTX 4090", gpu_memory_utilization=0.8))
     assert chosen.vllm_args["gpu_memory_utilization"] == 0.8
     assert any("set explicitly" in w for w in chosen.feasibility.warnings)
+
+
+def test_enforce_eager_only_when_cuda_graph_memory_breaks_the_fit() -> None:
+    def args(length: int) -> dict[str, object]:
+        return plan(PlanRequest(model=LLAMA_8B, gpu="L4", max_model_len=length)).vllm_args
+
+    assert "enforce_eager" not in args(16384)  # fits with CUDA graphs
+    assert args(24576).get("enforce_eager") is True  # short by less than the graphs' memory
+    assert "enforce_eager" not in args(32768)  # eager would not save it either
+    explicit = PlanRequest(model=LLAMA_8B, gpu="L4", max_model_len=24576, enforce_eager=False)
+    assert "enforce_eager" not in plan(explicit).vllm_args

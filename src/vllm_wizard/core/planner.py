@@ -450,6 +450,7 @@ def _engine_settings(
     max_model_len: int,
     weight_dtype: str,
     kv_bytes: float,
+    eager: bool | None = None,
 ) -> EngineSettings:
     seqs = recommend_max_num_seqs(request)
     return EngineSettings(
@@ -459,7 +460,7 @@ def _engine_settings(
             request, seqs, hardware.memory_bytes
         ),
         block_size=request.block_size or DEFAULT_BLOCK_SIZE,
-        enforce_eager=bool(request.enforce_eager),
+        enforce_eager=bool(request.enforce_eager if eager is None else eager),
         gpu_memory_utilization=_utilization(request, hardware.spec),
         weight_dtype_bytes=dtypes.dtype_bytes(weight_dtype),
         kv_dtype_bytes=kv_bytes,
@@ -484,13 +485,43 @@ def _evaluate(
     tp: int,
     pp: int,
 ) -> Candidate:
-    """Budget one layout; derive max_model_len from memory when the user gave none."""
+    """Budget one layout; derive max_model_len from memory when the user gave none.
+
+    When the user left enforce_eager unset and only CUDA-graph memory breaks the fit,
+    the layout is planned in eager mode instead.
+    """
+    found = _evaluate_mode(
+        request, meta, hardware, weights_total, weight_dtype, kv_bytes, model_max, tp, pp, None
+    )
+    if found.fits or request.enforce_eager is not None or found.budget.cuda_graph_bytes == 0:
+        return found
+    eager = _evaluate_mode(
+        request, meta, hardware, weights_total, weight_dtype, kv_bytes, model_max, tp, pp, True
+    )
+    return eager if eager.fits else found
+
+
+def _evaluate_mode(
+    request: PlanRequest,
+    meta: ModelMetadata,
+    hardware: Hardware,
+    weights_total: int,
+    weight_dtype: str,
+    kv_bytes: float,
+    model_max: int,
+    tp: int,
+    pp: int,
+    eager: bool | None,
+) -> Candidate:
+    """One layout's budget, with enforce_eager forced when `eager` is set."""
     context = request.max_model_len or model_max
-    settings = _engine_settings(request, hardware, tp, pp, context, weight_dtype, kv_bytes)
+    settings = _engine_settings(request, hardware, tp, pp, context, weight_dtype, kv_bytes, eager)
     budget = plan_gpu_budget(meta, hardware.memory_bytes, weights_total, settings)
     if request.max_model_len is None:
         context = _derived_context(budget, settings, request, model_max, meta, kv_bytes)
-        settings = _engine_settings(request, hardware, tp, pp, context, weight_dtype, kv_bytes)
+        settings = _engine_settings(
+            request, hardware, tp, pp, context, weight_dtype, kv_bytes, eager
+        )
         budget = plan_gpu_budget(meta, hardware.memory_bytes, weights_total, settings)
 
     headroom = _replica_headroom(request, meta, budget, settings, kv_bytes)
@@ -678,9 +709,13 @@ def _vllm_args(
         args["quantization"], why["quantization"] = quantization, "As requested."
     if request.block_size:
         args["block_size"], why["block_size"] = request.block_size, "As requested."
-    if request.enforce_eager:
+    if s.enforce_eager:
         args["enforce_eager"] = True
-        why["enforce_eager"] = "Requested: no CUDA graphs (less memory, slower decode)."
+        why["enforce_eager"] = (
+            "Requested: no CUDA graphs (less memory, slower decode)."
+            if request.enforce_eager
+            else "CUDA-graph memory is what breaks the fit; eager mode frees it (slower decode)."
+        )
     return args, why
 
 
