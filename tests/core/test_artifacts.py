@@ -182,3 +182,13 @@ def test_compose_schema_rejects_a_misplaced_gpu_reservation() -> None:
     compose["services"]["vllm"]["gpus_count"] = 1
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.Draft7Validator(compose_schema()).validate(compose)
+
+
+def test_profile_keeps_an_unset_gpu_count_unset() -> None:
+    request = PlanRequest(model="Qwen/Qwen3-0.6B", gpu="p4d.24xlarge")
+    text = dump_profile(request, ["profile"], {})
+    assert yaml.safe_load(text)["hardware"]["gpus"] is None
+    reloaded = load_profile(text)
+    assert "gpus" not in reloaded.model_fields_set
+    assert plan(reloaded) == plan(request)
+    assert plan(reloaded).hardware.gpus == 8

@@ -46,6 +46,9 @@ _PLACES: dict[str, tuple[str, str]] = {
     "vllm_version": ("", "vllm_version"),
 }
 SECTIONS = ("model", "hardware", "workload", "policy", "overrides")
+# Fields whose mere presence changes the plan (an unset --gpus takes the instance's or the
+# detected count): written as null when unset, so a reload leaves them unset too.
+_UNSET_AS_NULL = ("gpus",)
 
 
 def profile_dict(
@@ -56,6 +59,8 @@ def profile_dict(
     sections: dict[str, dict[str, Any]] = {name: {} for name in SECTIONS}
     for name in PlanRequest.model_fields:
         value = getattr(request, name)
+        if name in _UNSET_AS_NULL and name not in request.model_fields_set:
+            value = None
         section, key = _PLACES.get(name, ("overrides", name))
         if section:
             sections[section][key] = value
