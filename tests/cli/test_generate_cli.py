@@ -79,3 +79,32 @@ def test_check_command_exit_codes_and_files(
         code, out, _ = run_cli(capsys, "check-command", str(tmp_path / name))
         assert code == 0, out
     assert compose.is_file()
+
+
+def test_generate_from_its_own_profile_writes_identical_files(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    first, second = tmp_path / "a", tmp_path / "b"
+    args = ["-m", "mistralai/Mixtral-8x7B-Instruct-v0.1", "--gpu", "A100 80GB", "--gpus", "4"]
+    code, _, err = run_cli(
+        capsys, "generate", *args, "--concurrency", "12", "--output-dir", str(first)
+    )
+    assert code == 0, err
+    code, _, err = run_cli(
+        capsys, "generate", "--profile", str(first / "profile.yaml"), "--output-dir", str(second)
+    )
+    assert code == 0, err
+    for path in sorted(first.iterdir()):
+        assert (second / path.name).read_text() == path.read_text(), path.name
+
+
+def test_emit_picks_files_and_k8s_is_not_yet_available(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    base = ["generate", "-m", LLAMA_8B, "--gpu", "L4", "--output-dir", str(tmp_path)]
+    code, _, _ = run_cli(capsys, *base, "--emit", "compose,bench")
+    assert code == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bench.sh", "docker-compose.yaml"]
+    code, _, err = run_cli(capsys, *base, "--emit", "k8s", "--force")
+    assert code == 2 and "not available" in err
+    assert not list(tmp_path.glob(".*.tmp"))
