@@ -62,13 +62,27 @@ def _catalog_folder(model: str, configs: Path) -> Path | None:
     return None
 
 
+def _first_attr(name: str, *modules: str) -> Any:
+    """`name` from the first of `modules` that has it (vLLM moves helpers between releases)."""
+    import importlib
+
+    for module in modules:
+        try:
+            return getattr(importlib.import_module(module), name)
+        except (ImportError, AttributeError):
+            continue
+    raise ImportError(f"{name} not found in {', '.join(modules)}")
+
+
 def check(args: list[str]) -> str:
     """Parse and build vLLM's engine config; return 'ok ...' or the error."""
     from vllm.engine.arg_utils import AsyncEngineArgs
-    from vllm.entrypoints.common.cli_args import make_arg_parser
-    from vllm.utils.argparse_utils import FlexibleArgumentParser
 
-    parser = make_arg_parser(FlexibleArgumentParser())
+    make_arg_parser = _first_attr(
+        "make_arg_parser", "vllm.entrypoints.common.cli_args", "vllm.entrypoints.openai.cli_args"
+    )
+    parser_class = _first_attr("FlexibleArgumentParser", "vllm.utils.argparse_utils", "vllm.utils")
+    parser = make_arg_parser(parser_class())
     try:
         ns = parser.parse_args(args)
     except SystemExit:
