@@ -84,3 +84,14 @@ def test_enforce_eager_only_when_cuda_graph_memory_breaks_the_fit() -> None:
     assert "enforce_eager" not in args(32768)  # eager would not save it either
     explicit = PlanRequest(model=LLAMA_8B, gpu="L4", max_model_len=24576, enforce_eager=False)
     assert "enforce_eager" not in plan(explicit).vllm_args
+
+
+def test_moe_explanation_says_when_expert_parallel_helps() -> None:
+    result = plan(
+        PlanRequest(model="mistralai/Mixtral-8x7B-Instruct-v0.1", gpu="A100 80GB", gpus=2)
+    )
+    assert result.hardware.tensor_parallel_size == 2
+    assert "--enable-expert-parallel" in result.explanations["tensor_parallel_size"]
+    assert "enable_expert_parallel" not in result.vllm_args
+    dense = plan(PlanRequest(model=LLAMA_8B, gpu="L4", gpus=2, tensor_parallel_size=2))
+    assert "expert" not in dense.explanations["tensor_parallel_size"]

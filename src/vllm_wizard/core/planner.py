@@ -677,6 +677,12 @@ def _vllm_args(
         if request.batching_mode != "latency"
         else "Largest valid size in a node: lowest latency"
     ) + f"; {tp_summary(meta, max(hardware.gpus_per_node, c.tp))}."
+    if meta.num_experts and c.tp > 1:
+        why["tensor_parallel_size"] += (
+            f" MoE with {meta.num_experts} experts: --enable-expert-parallel would place whole "
+            "experts on each GPU instead of slicing every expert; it helps when experts are "
+            "many and small and the batch is large, and is left to you."
+        )
     if c.pp > 1:
         args["pipeline_parallel_size"] = c.pp
         why["pipeline_parallel_size"] = "The model does not fit in one node; stages span nodes."
