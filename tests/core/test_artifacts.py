@@ -192,3 +192,26 @@ def test_profile_keeps_an_unset_gpu_count_unset() -> None:
     assert "gpus" not in reloaded.model_fields_set
     assert plan(reloaded) == plan(request)
     assert plan(reloaded).hardware.gpus == 8
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"kv_cache_dtype": "fp8", "quantization": "fp8", "block_size": 32, "enforce_eager": True},
+        {"revision": "main", "tokenizer": "meta-llama/Llama-3.1-8B", "trust_remote_code": True},
+        {
+            "gpus": 16,
+            "gpus_per_node": 8,
+            "pipeline_parallel_size": 2,
+            "max_model_len": 200_000,
+            "allow_long_max_model_len": True,
+        },
+    ],
+    ids=["fp8-eager", "revision-tokenizer", "pipeline-long"],
+)
+def test_every_optional_flag_parses(extra: dict[str, Any]) -> None:
+    files = check_files(PlanRequest(model="meta-llama/Llama-3.1-70B-Instruct", gpu="H100", **extra))
+    command = files["serve_command.sh"]
+    for key in extra:
+        if key not in ("gpus", "gpus_per_node", "allow_long_max_model_len"):
+            assert "--" + key.replace("_", "-") in command, key
