@@ -34,6 +34,7 @@ EXECUTABLE = {"serve_command.sh", "docker-run.sh", "bench.sh"}
 IMAGE = "vllm/vllm-openai"
 PORT = 8000
 HF_CACHE_IN_CONTAINER = "/root/.cache/huggingface"
+MODELS_IN_CONTAINER = "/models"
 # Requests per benchmark run: enough rounds of the planned concurrency to reach a steady state.
 BENCH_ROUNDS = 5
 MIN_BENCH_PROMPTS = 50
@@ -109,7 +110,8 @@ def _context(
         "local_model": _is_local(model),
         "env": environment(result),
         "command": _multiline(["vllm", "serve", model], tokens),
-        "args": _multiline([model], tokens, indent="  "),
+        "args": _multiline([container_model(model)], tokens, indent="  "),
+        "model_mount": model_mount(model),
         "image": image_for(result.vllm_version),
         "port": PORT,
         "prompt_tokens": request.prompt_tokens,
@@ -143,11 +145,12 @@ def render_compose(result: PlanResult, model: str, tokens: list[str], head: str)
     env.update(environment(result))
     service: dict[str, Any] = {
         "image": image_for(result.vllm_version),
-        "command": [model, *tokens],
+        "command": [container_model(model), *tokens],
         "ports": [f"{PORT}:{PORT}"],
         "ipc": "host",
         "environment": env,
-        "volumes": [f"${{HF_HOME:-~/.cache/huggingface}}:{HF_CACHE_IN_CONTAINER}"],
+        "volumes": [f"${{HF_HOME:-~/.cache/huggingface}}:{HF_CACHE_IN_CONTAINER}"]
+        + ([model_mount(model)] if _is_local(model) else []),
         "deploy": {
             "resources": {
                 "reservations": {
@@ -183,6 +186,7 @@ def _template(name: str) -> Any:
         keep_trailing_newline=True,
         autoescape=False,
     )
+    env.filters["quote"] = shlex.quote
     return env.get_template(name)
 
 
@@ -202,6 +206,16 @@ def _groups(tokens: list[str]) -> list[list[str]]:
         else:
             groups[-1].append(token)
     return groups
+
+
+def container_model(model: str) -> str:
+    """The model as the container sees it: local folders are mounted under /models."""
+    return f"{MODELS_IN_CONTAINER}/{Path(model).name}" if _is_local(model) else model
+
+
+def model_mount(model: str) -> str:
+    """Read-only volume that mounts a local model folder at container_model(model)."""
+    return f"{Path(model).expanduser().resolve()}:{container_model(model)}:ro"
 
 
 def _is_local(model: str) -> bool:
