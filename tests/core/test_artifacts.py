@@ -215,3 +215,15 @@ def test_every_optional_flag_parses(extra: dict[str, Any]) -> None:
     for key in extra:
         if key not in ("gpus", "gpus_per_node", "allow_long_max_model_len"):
             assert "--" + key.replace("_", "-") in command, key
+
+
+def test_local_model_is_mounted_into_the_containers(monkeypatch: pytest.MonkeyPatch) -> None:
+    request = example_request(ROOT / "examples/profiles/gptq-13b-rtx4090.yaml", monkeypatch)
+    files = render_files(plan(request), request, ["docker", "compose"])
+    inside = "/models/TheBloke--Llama-2-13B-chat-GPTQ"
+    mount = f"{ROOT}/examples/models/TheBloke--Llama-2-13B-chat-GPTQ:{inside}:ro"
+    assert f"-v {mount} " in files["docker-run.sh"]
+    service = yaml.safe_load(files["docker-compose.yaml"])["services"]["vllm"]
+    assert mount in service["volumes"]
+    assert service["command"][0] == inside
+    assert parse_serve_args(serve_tokens(files["docker-run.sh"])).model == inside
