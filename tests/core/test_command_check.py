@@ -95,3 +95,11 @@ def test_api_server_module_with_model_flag_and_several_errors() -> None:
     assert "3 does not divide the 64 attention heads" in text
     assert "limit of 131072" in text
     assert "--swap-space" not in review.corrected
+
+
+def test_long_context_is_a_note_when_the_env_var_allows_it() -> None:
+    command = "vllm serve meta-llama/Llama-3.1-8B-Instruct --max-model-len 200000"
+    assert review_command(command).errors == 1
+    allowed = review_command("VLLM_ALLOW_LONG_MAX_MODEL_LEN=1 " + command, gpu="H200")
+    assert allowed.errors == 0, allowed.findings
+    assert any("allowed by VLLM_ALLOW_LONG_MAX_MODEL_LEN=1" in f for f in allowed.findings)

@@ -75,7 +75,8 @@ def review_command(
         return review
 
     fields = _request_fields(parsed.args)
-    _check_model(parsed.model, fields, review)
+    allow_long = "VLLM_ALLOW_LONG_MAX_MODEL_LEN=1" in text.replace('"', "").replace("'", "")
+    _check_model(parsed.model, fields, review, allow_long)
     if gpu is not None or vram_gb is not None:
         _check_plan(parsed.model, fields, gpu, gpus, vram_gb, review)
     else:
@@ -120,7 +121,9 @@ def _human_int(text: str) -> int | None:
         return None
 
 
-def _check_model(model: str, fields: dict[str, Any], review: CommandReview) -> None:
+def _check_model(
+    model: str, fields: dict[str, Any], review: CommandReview, allow_long: bool
+) -> None:
     from vllm_wizard.core.model_source import load_model_metadata
     from vllm_wizard.core.recommend import check_tp
 
@@ -138,7 +141,13 @@ def _check_model(model: str, fields: dict[str, Any], review: CommandReview) -> N
             review.errors += 1
     limit = meta.max_position_embeddings
     length = fields.get("max_model_len")
-    if length is not None and limit is not None and length > limit:
+    if length is not None and limit is not None and length > limit and allow_long:
+        review.findings.append(
+            f"note: --max-model-len {length} exceeds {model}'s limit of {limit} tokens; "
+            "allowed by VLLM_ALLOW_LONG_MAX_MODEL_LEN=1 (quality past the limit is not assured)"
+        )
+        fields["allow_long_max_model_len"] = True
+    elif length is not None and limit is not None and length > limit:
         review.findings.append(
             f"error: --max-model-len {length} exceeds {model}'s limit of {limit} tokens; "
             "vLLM refuses it unless VLLM_ALLOW_LONG_MAX_MODEL_LEN=1"
