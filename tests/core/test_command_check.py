@@ -103,3 +103,13 @@ def test_long_context_is_a_note_when_the_env_var_allows_it() -> None:
     allowed = review_command("VLLM_ALLOW_LONG_MAX_MODEL_LEN=1 " + command, gpu="H200")
     assert allowed.errors == 0, allowed.findings
     assert any("allowed by VLLM_ALLOW_LONG_MAX_MODEL_LEN=1" in f for f in allowed.findings)
+
+
+def test_bad_choice_is_corrected_to_the_closest_valid_one() -> None:
+    review = review_command("vllm serve Qwen/Qwen3-0.6B --dtype bf16 --load-format safetensor")
+    assert review.errors == 1
+    assert (
+        review.corrected == "vllm serve Qwen/Qwen3-0.6B --dtype bfloat16 --load-format safetensor"
+    )
+    unknown = review_command("vllm serve Qwen/Qwen3-0.6B --dtype int3")
+    assert unknown.corrected == "vllm serve Qwen/Qwen3-0.6B"

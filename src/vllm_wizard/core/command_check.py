@@ -213,9 +213,22 @@ def _check_value(spec: FlagSpec, flag: str, value: str, result: ParsedCommand) -
         result.notes.append(f"{flag} {value} is spelled {renamed} in this release")
         return renamed
     if spec.choices and value not in spec.choices:
-        result.errors.append(f"{flag} {value!r} is not one of {', '.join(spec.choices)}")
-        return None
+        guess = _closest_choice(value, spec.choices)
+        hint = f"; the corrected command uses {guess}" if guess else ""
+        result.errors.append(f"{flag} {value!r} is not one of {', '.join(spec.choices)}{hint}")
+        return guess
     return value
+
+
+def _closest_choice(value: str, choices: tuple[str, ...]) -> str | None:
+    """The choice a mistyped value most likely meant (bf16 -> bfloat16), or None."""
+    import difflib
+
+    short = {"bf16": "bfloat16", "fp16": "float16", "fp32": "float32"}.get(value.lower())
+    if short in choices:
+        return short
+    found = difflib.get_close_matches(value, choices, n=1, cutoff=0.75)
+    return found[0] if found else None
 
 
 def check_values_against_lists(
