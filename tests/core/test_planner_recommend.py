@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from vllm_wizard.core.planner import plan
@@ -95,3 +97,14 @@ def test_moe_explanation_says_when_expert_parallel_helps() -> None:
     assert "enable_expert_parallel" not in result.vllm_args
     dense = plan(PlanRequest(model=LLAMA_8B, gpu="L4", gpus=2, tensor_parallel_size=2))
     assert "expert" not in dense.explanations["tensor_parallel_size"]
+
+
+def test_fp8_kv_trade_off_only_under_context_pressure_on_capable_gpus() -> None:
+    def trade_offs(**kw: Any) -> list[str]:
+        warnings = plan(PlanRequest(model=LLAMA_8B, **kw)).feasibility.warnings
+        return [w for w in warnings if w.startswith("Trade-off")]
+
+    pressed = trade_offs(gpu="L4", concurrency=4)
+    assert len(pressed) == 1 and "max_model_len" in pressed[0]
+    assert trade_offs(gpu="H100", max_model_len=8192) == []  # plenty of KV cache
+    assert trade_offs(gpu="L4", concurrency=4, kv_cache_dtype="fp8") == []

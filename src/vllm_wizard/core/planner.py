@@ -159,6 +159,10 @@ def plan(request: PlanRequest, *, remedies: bool = True) -> PlanResult:
             f"gpu_memory_utilization {request.gpu_memory_utilization:g} is set explicitly; "
             f"vLLM {request.vllm_version}'s own default is {release_default}."
         )
+    if remedies and feasibility.fits:
+        trade_off = _fp8_kv_trade_off(request, hardware, candidate, feasibility, model_max)
+        if trade_off:
+            feasibility.warnings.append(trade_off)
     if remedies and not feasibility.fits:
         feasibility = feasibility.model_copy(
             update={"remedies": _remedies(request, meta, hardware, candidate, feasibility)}
@@ -273,6 +277,27 @@ def _remedies(
         "(weights in CPU memory, read over PCIe each step) or --kv-offloading-size for the KV cache."
     )
     return lines
+
+
+def _fp8_kv_trade_off(
+    request: PlanRequest,
+    hardware: Hardware,
+    c: Candidate,
+    feasibility: FeasibilityReport,
+    model_max: int,
+) -> str | None:
+    """Under context pressure (the KV cache holds under twice the requested concurrency at
+    max_model_len, or memory cut max_model_len below the model's limit), what an fp8 KV
+    cache would give, when this GPU and vLLM 0.33 support it."""
+    if request.kv_cache_dtype != "auto" or not supports_fp8_kv(hardware.spec.compute_capability):
+        return None
+    derived_short = request.max_model_len is None and c.max_model_len < model_max
+    if not derived_short and feasibility.vllm_max_concurrency >= 2 * request.concurrency:
+        return None
+    return (
+        "Trade-off: --kv-cache-dtype fp8 halves KV memory at a small accuracy cost; "
+        f"with it: {_try(request, {'kv_cache_dtype': 'fp8'})}."
+    )
 
 
 def _try(request: PlanRequest, update: dict[str, Any] | None) -> str:
