@@ -25,7 +25,7 @@ from vllm_wizard.core.memory import (
     replica_kv_bytes_per_token,
 )
 from vllm_wizard.core.model_source import load_model_metadata
-from vllm_wizard.core.performance import PerfInputs, active_weight_bytes, estimate_performance
+from vllm_wizard.core.performance import Workload, build_inputs, estimate_performance
 from vllm_wizard.core.recommend import (
     check_tp,
     recommend_max_num_batched_tokens,
@@ -120,7 +120,7 @@ def plan(request: PlanRequest) -> PlanResult:
     feasibility = _feasibility(
         request, meta, hardware, candidate, weights_total, kv_bytes, model_max, quantization
     )
-    performance = _performance(request, meta, hardware, candidate, weights_total)
+    performance = _performance(request, meta, hardware, candidate, weights_total, effective_quant)
     if (
         request.target_latency_ms is not None
         and performance.tpot_ms_range[0] > request.target_latency_ms
@@ -585,23 +585,33 @@ def _fix_suggestion(
 
 
 def _performance(
-    request: PlanRequest, meta: ModelMetadata, hardware: Hardware, c: Candidate, weights_total: int
+    request: PlanRequest,
+    meta: ModelMetadata,
+    hardware: Hardware,
+    c: Candidate,
+    weights_total: int,
+    quantization: str | None,
 ) -> PerformanceReport:
-    spec = hardware.spec
-    active = active_weight_bytes(meta, weights_total, request.concurrency) / (c.tp * c.pp)
-    inputs = PerfInputs(
-        active_weight_bytes_per_gpu=active,
-        kv_bytes_per_token_per_gpu=c.budget.kv_bytes_per_token,
-        memory_bandwidth_gbps=spec.memory_bandwidth_gbps,
-        bf16_tflops=spec.bf16_tflops_dense,
-        tensor_parallel_size=c.tp,
-        pipeline_parallel_size=c.pp,
-        interconnect=hardware.interconnect,
+    workload = Workload(
         prompt_tokens=request.prompt_tokens,
         gen_tokens=request.gen_tokens,
         concurrency=request.concurrency,
+        max_num_seqs=c.settings.max_num_seqs,
+        kv_capacity_tokens=c.budget.kv_tokens,
     )
-    return estimate_performance(inputs, meta.params_active)
+    inputs = build_inputs(
+        meta,
+        hardware.spec,
+        interconnect=hardware.interconnect,
+        weights_bytes=weights_total,
+        kv_bytes_per_token_per_gpu=c.budget.kv_bytes_per_token,
+        tensor_parallel_size=c.tp,
+        pipeline_parallel_size=c.pp,
+        replicas=max(1, hardware.gpus // (c.tp * c.pp)),
+        quantization=quantization,
+        workload=workload,
+    )
+    return estimate_performance(inputs)
 
 
 def _model_report(
