@@ -7,7 +7,7 @@ are the weights each GPU reads (for MoE only the experts a batch of B tokens tou
 the KV cache of the running sequences. Prefill is 2 x active parameters per token plus
 attention's quadratic term at the dense tensor rate x efficiency.
 
-The efficiencies live in `CALIBRATION`, fitted per GPU class by
+The efficiencies live in `core/data/perf_calibration.json`, fitted per GPU class by
 `benchmarks/perf_accuracy.py --fit` on public vLLM measurements; the range is the
 midpoint times / divided by the square root of the fitted spread (at most 2x wide), and
 its high end never exceeds the plain roofline.
@@ -15,8 +15,12 @@ its high end never exceeds the plain roofline.
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from typing import Any
 
 from vllm_wizard.schemas.gpu import GpuSpec
 from vllm_wizard.schemas.model import ModelMetadata
@@ -34,21 +38,38 @@ class Calibration:
 
     bandwidth_efficiency: dict[str, float]
     decode_mfu: float
+    moe_mfu: float
     prefill_mfu: float
     step_overhead_s: float
+    sequence_overhead_s: float
+    moe_layer_overhead_s: float
     allreduce_latency_s: float
     spread: float
 
 
-# Fitted with `python benchmarks/perf_accuracy.py --fit` (see benchmarks/perf_accuracy.txt).
-CALIBRATION = Calibration(
-    bandwidth_efficiency={"nvidia_hbm": 0.70, "nvidia_gddr": 0.70, "amd": 0.50},
-    decode_mfu=0.40,
-    prefill_mfu=0.45,
-    step_overhead_s=0.002,
-    allreduce_latency_s=20e-6,
-    spread=1.9,
-)
+CALIBRATION_FILE = "perf_calibration.json"
+
+
+def calibration_from_dict(raw: dict[str, Any]) -> Calibration:
+    """Build a `Calibration` from the fields of the data file (seconds, fractions)."""
+    return Calibration(
+        bandwidth_efficiency={str(k): float(v) for k, v in raw["bandwidth_efficiency"].items()},
+        decode_mfu=float(raw["decode_mfu"]),
+        moe_mfu=float(raw["moe_mfu"]),
+        prefill_mfu=float(raw["prefill_mfu"]),
+        step_overhead_s=float(raw["step_overhead_s"]),
+        sequence_overhead_s=float(raw["sequence_overhead_s"]),
+        moe_layer_overhead_s=float(raw["moe_layer_overhead_s"]),
+        allreduce_latency_s=float(raw["allreduce_latency_s"]),
+        spread=float(raw["spread"]),
+    )
+
+
+@lru_cache(maxsize=1)
+def load_calibration() -> Calibration:
+    """The shipped constants, fitted by `benchmarks/perf_accuracy.py --fit`."""
+    text = resources.files("vllm_wizard.core.data").joinpath(CALIBRATION_FILE).read_text("utf-8")
+    return calibration_from_dict(json.loads(text))
 
 
 @dataclass(frozen=True)
@@ -212,8 +233,19 @@ def _allreduce_s(inp: PerfInputs, tokens: int, latency_s: float) -> float:
     return 2 * layers * per_call
 
 
-def _stage_step_s(inp: PerfInputs, batch: int, bw_eff: float, mfu: float, overhead: float) -> float:
-    """One decode step of one pipeline stage over `batch` sequences."""
+def _expert_params(inp: PerfInputs) -> float:
+    """Routed-expert parameters of the whole model (0 for a dense model)."""
+    if inp.num_experts == 0 or inp.experts_per_token == 0 or inp.params_active >= inp.params_total:
+        return 0.0
+    share = inp.experts_per_token / inp.num_experts
+    return (inp.params_total - inp.params_active) / (1 - share) if share < 1 else 0.0
+
+
+def _stage_step_s(inp: PerfInputs, batch: int, cal: Calibration | None, bw_eff: float) -> float:
+    """One decode step of one pipeline stage over `batch` sequences (seconds).
+
+    With `cal` None this is the plain roofline: full bandwidth and tensor rate, no overheads.
+    """
     gpus = inp.tensor_parallel_size * inp.pipeline_parallel_size
     weights = (
         active_weight_bytes(
@@ -229,21 +261,30 @@ def _stage_step_s(inp: PerfInputs, batch: int, bw_eff: float, mfu: float, overhe
     context = inp.prompt_tokens + inp.gen_tokens / 2
     kv = batch * context * inp.kv_bytes_per_token_per_gpu
     memory_s = (weights + kv) / (inp.memory_bandwidth_gbps * 1e9 * bw_eff)
+    expert_active = _expert_params(inp) * inp.experts_per_token / max(1, inp.num_experts)
+    expert_flops = 2 * expert_active * batch / gpus
     attention_flops = 4 * inp.attention_width * inp.num_layers * context * batch
-    flops = (2 * inp.params_active * batch + attention_flops) / gpus
-    compute_s = flops / (inp.matmul_tflops * 1e12 * mfu)
+    dense_flops = (2 * (inp.params_active - expert_active) * batch + attention_flops) / gpus
+    rate = inp.matmul_tflops * 1e12
+    if cal is None:
+        return max(memory_s, (dense_flops + expert_flops) / rate)
+    compute_s = dense_flops / (rate * cal.decode_mfu) + expert_flops / (rate * cal.moe_mfu)
+    layers = inp.num_layers / inp.pipeline_parallel_size
+    moe_s = cal.moe_layer_overhead_s * layers if expert_active > 0 else 0.0
+    overhead = cal.step_overhead_s + cal.sequence_overhead_s * batch + moe_s
     return max(memory_s, compute_s) + overhead
 
 
-def point_estimate(inp: PerfInputs, cal: Calibration = CALIBRATION) -> PointEstimate:
+def point_estimate(inp: PerfInputs, cal: Calibration | None = None) -> PointEstimate:
     """Midpoint decode step, prefill rate and output rate, with the plain roofline beside them."""
+    cal = cal or load_calibration()
     batch = effective_concurrency(inp)
     pp = inp.pipeline_parallel_size
     micro = max(1, math.ceil(batch / pp))
     bw_eff = cal.bandwidth_efficiency.get(inp.gpu_class, cal.bandwidth_efficiency["nvidia_hbm"])
     comm = _allreduce_s(inp, micro, cal.allreduce_latency_s)
-    step = pp * (_stage_step_s(inp, micro, bw_eff, cal.decode_mfu, cal.step_overhead_s) + comm)
-    roof_step = pp * _stage_step_s(inp, micro, 1.0, 1.0, 0.0)
+    step = pp * (_stage_step_s(inp, micro, cal, bw_eff) + comm)
+    roof_step = pp * _stage_step_s(inp, micro, None, 1.0)
 
     gpus = inp.tensor_parallel_size
     prompt = inp.prompt_tokens
@@ -272,8 +313,9 @@ def _output_rate(inp: PerfInputs, batch: int, step_s: float, prefill_toks_per_s:
     return inp.replicas * batch * inp.gen_tokens / cycle
 
 
-def estimate_performance(inp: PerfInputs, cal: Calibration = CALIBRATION) -> PerformanceReport:
-    """Decode tok/s per request and in total, TPOT, prefill tok/s and TTFT as ranges."""
+def estimate_performance(inp: PerfInputs, cal: Calibration | None = None) -> PerformanceReport:
+    """Decode tok/s per request and in total, TPOT, prefill tok/s, TTFT, requests/s, e2e."""
+    cal = cal or load_calibration()
     est = point_estimate(inp, cal)
     half = math.sqrt(min(cal.spread, MAX_SPREAD))
 
@@ -286,12 +328,17 @@ def estimate_performance(inp: PerfInputs, cal: Calibration = CALIBRATION) -> Per
     prompt = inp.prompt_tokens
     alone = prompt / prefill[1] + 1 / decode[1]
     queued = (est.batch + 1) / 2 * prompt / prefill[0] + 1 / decode[0]
+    ttft = (alone, max(alone, queued))
+    gen = max(1, inp.gen_tokens)
+    e2e = (ttft[0] + (gen - 1) / decode[1], ttft[1] + (gen - 1) / decode[0])
     return PerformanceReport(
         decode_toks_per_s_range=(_r(decode[0]), _r(decode[1])),
         output_toks_per_s_range=(_r(output[0]), _r(output[1])),
         tpot_ms_range=(_r(tpot[0]), _r(tpot[1])),
         prefill_toks_per_s_range=(_r(prefill[0]), _r(prefill[1])),
-        ttft_ms_range=(_r(alone * 1000), _r(max(alone, queued) * 1000)),
+        ttft_ms_range=(_r(ttft[0] * 1000), _r(ttft[1] * 1000)),
+        requests_per_s_range=(round(output[0] / gen, 3), round(output[1] / gen, 3)),
+        e2e_latency_ms_range=(_r(e2e[0] * 1000), _r(e2e[1] * 1000)),
         assumptions=_assumptions(inp, est, cal),
     )
 
