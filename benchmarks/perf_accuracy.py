@@ -259,11 +259,10 @@ def score(case: Case, cal: Calibration) -> Score:
 FACTORS = (0.6, 0.75, 0.9, 1.1, 1.3, 1.6)
 BOUNDS = {
     "decode_mfu": (0.05, 0.9),
-    "moe_mfu": (0.02, 0.9),
     "prefill_mfu": (0.05, 0.9),
     "step_overhead_s": (0.0002, 0.05),
     "sequence_overhead_s": (1e-6, 5e-4),
-    "moe_layer_overhead_s": (1e-6, 2e-3),
+    "expert_overhead_s": (1e-7, 1e-4),
     "bw:nvidia_hbm": (0.2, 0.95),
     "bw:nvidia_gddr": (0.2, 0.95),
     "bw:amd": (0.1, 0.95),
@@ -294,7 +293,7 @@ def _loss(cases: Iterable[Case], cal: Calibration) -> float:
 
 
 def fit(cases: list[Case], start: Calibration) -> Calibration:
-    """Coordinate descent over the efficiencies; spread covers 75% of the fitted errors."""
+    """Coordinate descent over the efficiencies; spread covers 80% of the fitted errors."""
     classes = {c.inputs.gpu_class for c in cases}
     names = [n for n in BOUNDS if not n.startswith("bw:") or n[3:] in classes]
     cal = start
@@ -311,7 +310,7 @@ def fit(cases: list[Case], start: Calibration) -> Calibration:
             break
     cal = _fill_missing_classes(cal, classes)
     errors = sorted(abs(score(c, replace(cal, spread=1.0)).log_error) for c in cases)
-    q75 = errors[min(len(errors) - 1, int(0.75 * len(errors)))] if errors else 0.3
+    q75 = errors[min(len(errors) - 1, int(0.8 * len(errors)))] if errors else 0.3
     # A hair above the quantile so the case that sets it stays inside after rounding.
     return replace(cal, spread=min(MAX_SPREAD, 1.01 * math.exp(2 * q75)))
 
@@ -370,10 +369,9 @@ def calibration_dict(cal: Calibration) -> dict[str, Any]:
         "bandwidth_efficiency": {k: round(v, 4) for k, v in cal.bandwidth_efficiency.items()},
         "decode_mfu": round(cal.decode_mfu, 4),
         "prefill_mfu": round(cal.prefill_mfu, 4),
-        "moe_mfu": round(cal.moe_mfu, 4),
         "step_overhead_s": round(cal.step_overhead_s, 6),
         "sequence_overhead_s": float(f"{cal.sequence_overhead_s:.3g}"),
-        "moe_layer_overhead_s": float(f"{cal.moe_layer_overhead_s:.3g}"),
+        "expert_overhead_s": float(f"{cal.expert_overhead_s:.3g}"),
         "allreduce_latency_s": cal.allreduce_latency_s,
         "spread": round(cal.spread, 4),
     }

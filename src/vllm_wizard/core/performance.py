@@ -38,11 +38,10 @@ class Calibration:
 
     bandwidth_efficiency: dict[str, float]
     decode_mfu: float
-    moe_mfu: float
     prefill_mfu: float
     step_overhead_s: float
     sequence_overhead_s: float
-    moe_layer_overhead_s: float
+    expert_overhead_s: float
     allreduce_latency_s: float
     spread: float
 
@@ -55,11 +54,10 @@ def calibration_from_dict(raw: dict[str, Any]) -> Calibration:
     return Calibration(
         bandwidth_efficiency={str(k): float(v) for k, v in raw["bandwidth_efficiency"].items()},
         decode_mfu=float(raw["decode_mfu"]),
-        moe_mfu=float(raw["moe_mfu"]),
         prefill_mfu=float(raw["prefill_mfu"]),
         step_overhead_s=float(raw["step_overhead_s"]),
         sequence_overhead_s=float(raw["sequence_overhead_s"]),
-        moe_layer_overhead_s=float(raw["moe_layer_overhead_s"]),
+        expert_overhead_s=float(raw["expert_overhead_s"]),
         allreduce_latency_s=float(raw["allreduce_latency_s"]),
         spread=float(raw["spread"]),
     )
@@ -241,6 +239,14 @@ def _expert_params(inp: PerfInputs) -> float:
     return (inp.params_total - inp.params_active) / (1 - share) if share < 1 else 0.0
 
 
+def _touched_experts(inp: PerfInputs, tokens: int) -> float:
+    """Experts per MoE layer that a step over `tokens` tokens routes to (uniform routing)."""
+    if inp.num_experts == 0 or inp.experts_per_token == 0:
+        return 0.0
+    share = min(1.0, inp.experts_per_token / inp.num_experts)
+    return inp.num_experts * (1 - (1 - share) ** max(1, tokens))
+
+
 def _stage_step_s(inp: PerfInputs, batch: int, cal: Calibration | None, bw_eff: float) -> float:
     """One decode step of one pipeline stage over `batch` sequences (seconds).
 
@@ -268,9 +274,9 @@ def _stage_step_s(inp: PerfInputs, batch: int, cal: Calibration | None, bw_eff: 
     rate = inp.matmul_tflops * 1e12
     if cal is None:
         return max(memory_s, (dense_flops + expert_flops) / rate)
-    compute_s = dense_flops / (rate * cal.decode_mfu) + expert_flops / (rate * cal.moe_mfu)
+    compute_s = (dense_flops + expert_flops) / (rate * cal.decode_mfu)
     layers = inp.num_layers / inp.pipeline_parallel_size
-    moe_s = cal.moe_layer_overhead_s * layers if expert_active > 0 else 0.0
+    moe_s = cal.expert_overhead_s * layers * _touched_experts(inp, batch)
     overhead = cal.step_overhead_s + cal.sequence_overhead_s * batch + moe_s
     return max(memory_s, compute_s) + overhead
 
