@@ -127,7 +127,7 @@ def build_inputs(
     workload: Workload,
 ) -> PerfInputs:
     """Gather the model, GPU and layout facts the estimate needs."""
-    link = getattr(spec, "interconnect_gbps", None) if interconnect == spec.interconnect else None
+    link = spec.interconnect_gbps if interconnect == spec.interconnect else None
     return PerfInputs(
         weights_bytes=float(weights_bytes),
         params_total=meta.params_total,
@@ -143,7 +143,7 @@ def build_inputs(
         tensor_parallel_size=tensor_parallel_size,
         pipeline_parallel_size=pipeline_parallel_size,
         interconnect=interconnect,
-        interconnect_gbps=link if isinstance(link, (int, float)) else None,
+        interconnect_gbps=link,
         gpu_class=gpu_class(spec),
         replicas=max(1, replicas),
         prompt_tokens=workload.prompt_tokens,
@@ -158,7 +158,7 @@ def gpu_class(spec: GpuSpec) -> str:
     """Efficiency class: AMD Instinct, NVIDIA with HBM, or NVIDIA with GDDR (consumer, L4/L40)."""
     if spec.vendor == "amd":
         return "amd"
-    if getattr(spec, "consumer", False) or spec.memory_bandwidth_gbps < 1400:
+    if spec.consumer or spec.memory_bandwidth_gbps < 1400:
         return "nvidia_gddr"
     return "nvidia_hbm"
 
@@ -168,10 +168,9 @@ def matmul_tflops(spec: GpuSpec, quantization: str | None) -> float:
     bf16 = spec.bf16_tflops_dense
     if quantization is None or "fp8" not in quantization.lower():
         return bf16
-    fp8 = getattr(spec, "fp8_tflops_dense", None)
-    if isinstance(fp8, (int, float)) and fp8 > 0:
-        return float(fp8)
-    return 2 * bf16 if getattr(spec, "fp8_support", False) else bf16
+    if spec.fp8_tflops_dense:
+        return spec.fp8_tflops_dense
+    return 2 * bf16 if spec.fp8_support else bf16
 
 
 def active_weight_bytes(
