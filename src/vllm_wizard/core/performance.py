@@ -349,9 +349,10 @@ def estimate_performance(inp: PerfInputs, cal: Calibration | None = None) -> Per
 
 
 def _band(mid: float, half: float, ceiling: float) -> tuple[float, float]:
-    """[mid / half, mid x half], the high end capped at the roofline."""
-    high = min(mid * half, ceiling)
-    return min(mid / half, high), high
+    """[mid / half, mid x half], the high end capped at the roofline, rounded inwards to 0.1."""
+    high = math.floor(min(mid * half, ceiling) * 10) / 10
+    low = math.ceil(mid / half * 10) / 10
+    return min(low, high), high
 
 
 def _assumptions(inp: PerfInputs, est: PointEstimate, cal: Calibration) -> list[str]:
