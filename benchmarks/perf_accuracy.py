@@ -321,7 +321,7 @@ def fit(cases: list[Case], start: Calibration) -> Calibration:
     classes = {c.inputs.gpu_class for c in cases}
     names = [n for n in BOUNDS if not n.startswith("bw:") or n[3:] in classes]
     cal = start
-    for name in BOUNDS:
+    for name in names:
         cal = _set(cal, name, _get(cal, name))
     best = _loss(cases, cal)
     for _ in range(6):
