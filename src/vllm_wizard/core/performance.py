@@ -363,21 +363,24 @@ def _assumptions(inp: PerfInputs, est: PointEstimate, cal: Calibration) -> list[
         f"Decode reads each GPU's weights and the running sequences' KV cache at {bw:.0%} of "
         f"{inp.memory_bandwidth_gbps:.0f} GB/s, or runs its matmuls at {cal.decode_mfu:.0%} of "
         f"{inp.matmul_tflops:.0f} TFLOP/s, whichever is slower, plus "
-        f"{cal.step_overhead_s * 1000:.1f} ms of scheduling per step.",
+        f"{cal.step_overhead_s * 1000:.1f} ms per step and "
+        f"{cal.sequence_overhead_s * 1e6:.0f} us per running sequence (scheduling, sampling).",
         f"Prefill runs at {cal.prefill_mfu:.0%} of the dense tensor rate: 2 FLOPs per active "
         "parameter per token plus attention over the prompt.",
         f"{est.batch} sequence(s) per replica decode together ({inp.concurrency} requested, "
         "capped by max_num_seqs and the KV cache), each with "
         f"{inp.prompt_tokens} prompt + {inp.gen_tokens} generated tokens.",
-        "Ranges span the spread of the calibration's errors (at most 2x high/low); the high "
-        "end never exceeds the plain bandwidth/compute roofline.",
+        "Ranges span 80% of the calibration's errors (at most 2x high/low); the high end "
+        "never exceeds the plain bandwidth/compute roofline. On GPUs and models left out of "
+        "the fit, about half of measured values fell inside (benchmarks/results).",
         "TTFT: low is an idle server; high waits behind half a burst of prompts. Under "
         "saturation TTFT is mostly queueing.",
     ]
     if inp.num_experts:
         lines.append(
             f"MoE: a step over {est.batch} token(s) reads only the experts they route to "
-            f"({inp.experts_per_token} of {inp.num_experts} per token, uniform routing)."
+            f"({inp.experts_per_token} of {inp.num_experts} per token, uniform routing), and "
+            f"pays {cal.expert_overhead_s * 1e6:.0f} us per layer for each expert it runs."
         )
     if inp.tensor_parallel_size > 1:
         lines.append(
