@@ -16,6 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tests.bad_inputs import CASES  # noqa: E402
+
 from vllm_wizard.cli.app import main  # noqa: E402
 
 HEADER = """# Bad input: what each class gets
