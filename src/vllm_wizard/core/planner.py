@@ -104,6 +104,7 @@ def plan(request: PlanRequest) -> PlanResult:
 
     meta = load_model_metadata(request.model, params_b=request.params_b, revision=request.revision)
     notes += meta.notes
+    dtypes.check_quantization_against_checkpoint(quantization, meta.quantization)
     hardware = _apply_corrections(request, meta, _resolve_hardware(request, notes), notes)
     model_max = _model_max_len(meta, notes)
     _check_max_model_len(request, model_max)
@@ -644,11 +645,6 @@ def _warnings(
             "Consumer GPU: the display and desktop also use memory; if vLLM reports too "
             "little free memory, lower --gpu-memory-utilization to 0.85-0.88."
         )
-    if quantization in {"awq", "gptq"} and meta.quantization is None:
-        out.append(
-            f"--quantization {quantization} needs a checkpoint already quantized with "
-            f"{quantization.upper()}; vLLM cannot quantize to it while loading."
-        )
     if request.kv_cache_dtype.startswith("fp8") and not hardware.spec.fp8_support:
         out.append(
             "This GPU has no FP8 tensor cores; an fp8 KV cache still halves KV memory "
@@ -659,13 +655,30 @@ def _warnings(
             f"Pipeline parallel over {c.pp} nodes: start a Ray cluster first and add "
             "--distributed-executor-backend ray."
         )
-    release_default = default_gpu_memory_utilization(request.vllm_version)
-    if request.gpu_memory_utilization != release_default:
-        out.append(
-            f"gpu_memory_utilization {request.gpu_memory_utilization:g} is set explicitly; "
-            f"vLLM {request.vllm_version}'s own default is {release_default}."
-        )
+    out += _utilization_warnings(request)
     return out[:10]
+
+
+def _utilization_warnings(request: PlanRequest) -> list[str]:
+    """Advice on --gpu-memory-utilization: outside 0.50-0.98, or differing from the release."""
+    value = request.gpu_memory_utilization
+    if value < 0.5:
+        return [
+            f"--gpu-memory-utilization {value:g} leaves over half of each GPU unused by vLLM; "
+            "0.50 to 0.98 is the advised range (lower it only to share the GPU)."
+        ]
+    if value > 0.98:
+        return [
+            f"--gpu-memory-utilization {value:g} leaves no room for the CUDA context and "
+            "fragmentation; out-of-memory errors are likely. 0.50 to 0.98 is the advised range."
+        ]
+    release_default = default_gpu_memory_utilization(request.vllm_version)
+    if "gpu_memory_utilization" in request.model_fields_set and value != release_default:
+        return [
+            f"gpu_memory_utilization {value:g} is set explicitly; vLLM "
+            f"{request.vllm_version}'s own default is {release_default}."
+        ]
+    return []
 
 
 def _fix_suggestion(
