@@ -279,7 +279,7 @@ START = Calibration(
     allreduce_latency_s=20e-6,
     spread=1.9,
 )
-FACTORS = (0.6, 0.75, 0.9, 1.1, 1.3, 1.6)
+FACTORS = (0.6, 0.75, 0.9, 0.97, 1.03, 1.1, 1.3, 1.6)
 BOUNDS = {
     "decode_mfu": (0.05, 0.9),
     "prefill_mfu": (0.05, 0.9),
@@ -324,7 +324,7 @@ def fit(cases: list[Case], start: Calibration) -> Calibration:
     for name in names:
         cal = _set(cal, name, _get(cal, name))
     best = _loss(cases, cal)
-    for _ in range(6):
+    for _ in range(12):
         improved = False
         for name in names:
             for factor in FACTORS:

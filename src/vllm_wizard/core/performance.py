@@ -99,6 +99,7 @@ class PerfInputs:
     concurrency: int
     max_num_seqs: int
     kv_capacity_tokens: int
+    max_num_batched_tokens: int
     assumptions: list[str] = field(default_factory=list)
 
 
@@ -111,6 +112,7 @@ class Workload:
     concurrency: int
     max_num_seqs: int
     kv_capacity_tokens: int
+    max_num_batched_tokens: int = 8192
 
 
 def build_inputs(
@@ -151,6 +153,7 @@ def build_inputs(
         concurrency=workload.concurrency,
         max_num_seqs=workload.max_num_seqs,
         kv_capacity_tokens=workload.kv_capacity_tokens,
+        max_num_batched_tokens=workload.max_num_batched_tokens,
     )
 
 
@@ -213,6 +216,8 @@ class PointEstimate:
     roofline_step_s: float
     prefill_toks_per_s: float
     roofline_prefill_toks_per_s: float
+    single_prefill_toks_per_s: float
+    roofline_single_prefill_toks_per_s: float
     output_toks_per_s: float
     roofline_output_toks_per_s: float
     allreduce_s: float
@@ -280,6 +285,38 @@ def _stage_step_s(inp: PerfInputs, batch: int, cal: Calibration | None, bw_eff: 
     return max(memory_s, compute_s) + overhead
 
 
+def _prefill_rate(inp: PerfInputs, tokens: int, cal: Calibration | None, bw_eff: float) -> float:
+    """Prompt tokens/s of one replica when `tokens` prompt tokens wait, in chunks.
+
+    Each scheduler step carries at most max_num_batched_tokens prompt tokens; a step costs
+    the larger of its FLOPs (2 x active parameters plus attention over the prompt, per
+    token) at the tensor rate and one read of the weights, plus the step overhead and the
+    all-reduces. With `cal` None: the plain roofline.
+    """
+    chunk = max(1, min(tokens, inp.max_num_batched_tokens))
+    gpus = inp.tensor_parallel_size * inp.pipeline_parallel_size
+    per_token = 2 * inp.params_active + 2 * inp.attention_width * inp.num_layers * inp.prompt_tokens
+    rate = inp.matmul_tflops * 1e12
+    weights = (
+        active_weight_bytes(
+            inp.weights_bytes,
+            inp.params_total,
+            inp.params_active,
+            inp.num_experts,
+            inp.experts_per_token,
+            chunk,
+        )
+        / gpus
+    )
+    bandwidth = inp.memory_bandwidth_gbps * 1e9
+    if cal is None:
+        return chunk / max(chunk * per_token / gpus / rate, weights / bandwidth)
+    compute_s = chunk * per_token / gpus / (rate * cal.prefill_mfu)
+    memory_s = weights / (bandwidth * bw_eff)
+    comm_s = _allreduce_s(inp, chunk, cal.allreduce_latency_s)
+    return chunk / (max(compute_s, memory_s) + cal.step_overhead_s + comm_s)
+
+
 def point_estimate(inp: PerfInputs, cal: Calibration | None = None) -> PointEstimate:
     """Midpoint decode step, prefill rate and output rate, with the plain roofline beside them."""
     cal = cal or load_calibration()
@@ -291,12 +328,9 @@ def point_estimate(inp: PerfInputs, cal: Calibration | None = None) -> PointEsti
     step = pp * (_stage_step_s(inp, micro, cal, bw_eff) + comm)
     roof_step = pp * _stage_step_s(inp, micro, None, 1.0)
 
-    gpus = inp.tensor_parallel_size
-    prompt = inp.prompt_tokens
-    flops_per_token = 2 * inp.params_active + 2 * inp.attention_width * inp.num_layers * prompt
-    peak_prefill = inp.matmul_tflops * 1e12 * gpus / flops_per_token
-    prefill_comm = _allreduce_s(inp, prompt, cal.allreduce_latency_s) * pp / max(1, prompt)
-    prefill = 1 / (1 / (peak_prefill * cal.prefill_mfu) + prefill_comm)
+    packed = batch * inp.prompt_tokens
+    prefill = _prefill_rate(inp, packed, cal, bw_eff)
+    peak_prefill = _prefill_rate(inp, packed, None, 1.0)
 
     out = _output_rate(inp, batch, step, prefill)
     roof_out = _output_rate(inp, batch, roof_step, peak_prefill)
@@ -306,6 +340,8 @@ def point_estimate(inp: PerfInputs, cal: Calibration | None = None) -> PointEsti
         roofline_step_s=roof_step,
         prefill_toks_per_s=prefill,
         roofline_prefill_toks_per_s=peak_prefill,
+        single_prefill_toks_per_s=_prefill_rate(inp, inp.prompt_tokens, cal, bw_eff),
+        roofline_single_prefill_toks_per_s=_prefill_rate(inp, inp.prompt_tokens, None, 1.0),
         output_toks_per_s=out,
         roofline_output_toks_per_s=roof_out,
         allreduce_s=comm * pp,
@@ -331,8 +367,9 @@ def estimate_performance(inp: PerfInputs, cal: Calibration | None = None) -> Per
     # TTFT: alone on the server (low) up to waiting behind the other prompts of a burst of
     # `batch` arrivals, on average half of them (high).
     prompt = inp.prompt_tokens
-    alone = prompt / prefill[1] + 1 / decode[1]
-    queued = (est.batch + 1) / 2 * prompt / prefill[0] + 1 / decode[0]
+    single = _band(est.single_prefill_toks_per_s, half, est.roofline_single_prefill_toks_per_s)
+    alone = prompt / single[1] + 1 / decode[1]
+    queued = prompt / single[0] + (est.batch - 1) / 2 * prompt / prefill[0] + 1 / decode[0]
     ttft = (alone, max(alone, queued))
     gen = max(1, inp.gen_tokens)
     e2e = (ttft[0] + (gen - 1) / decode[1], ttft[1] + (gen - 1) / decode[0])
@@ -366,7 +403,9 @@ def _assumptions(inp: PerfInputs, est: PointEstimate, cal: Calibration) -> list[
         f"{cal.step_overhead_s * 1000:.1f} ms per step and "
         f"{cal.sequence_overhead_s * 1e6:.0f} us per running sequence (scheduling, sampling).",
         f"Prefill runs at {cal.prefill_mfu:.0%} of the dense tensor rate: 2 FLOPs per active "
-        "parameter per token plus attention over the prompt.",
+        "parameter per token plus attention over the prompt, in chunks of "
+        f"{inp.max_num_batched_tokens} tokens (max_num_batched_tokens), each step at least "
+        "one read of the weights.",
         f"{est.batch} sequence(s) per replica decode together ({inp.concurrency} requested, "
         "capped by max_num_seqs and the KV cache), each with "
         f"{inp.prompt_tokens} prompt + {inp.gen_tokens} generated tokens.",

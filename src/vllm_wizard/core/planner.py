@@ -709,6 +709,7 @@ def _performance(
         concurrency=request.concurrency,
         max_num_seqs=c.settings.max_num_seqs,
         kv_capacity_tokens=c.budget.kv_tokens,
+        max_num_batched_tokens=c.settings.max_num_batched_tokens,
     )
     inputs = build_inputs(
         meta,
