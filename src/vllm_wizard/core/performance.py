@@ -2,10 +2,12 @@
 
 One decode step of a replica at batch B and context c takes the larger of
 bytes moved / (HBM bandwidth x efficiency) and FLOPs / (tensor rate x efficiency),
-plus two tensor-parallel all-reduces per layer and a fixed per-step overhead. Bytes moved
-are the weights each GPU reads (for MoE only the experts a batch of B tokens touches) and
-the KV cache of the running sequences. Prefill is 2 x active parameters per token plus
-attention's quadratic term at the dense tensor rate x efficiency.
+plus two tensor-parallel all-reduces per layer and overheads (per step, per running
+sequence, per routed expert and layer). Bytes moved are the weights each GPU reads (for
+MoE only the experts a batch of B tokens touches) and the KV cache of the running
+sequences. Prefill is 2 x active parameters per token plus attention's quadratic term at
+the dense tensor rate x efficiency, in chunks of max_num_batched_tokens. Times are
+seconds, rates tokens/s, bandwidth 10^9 B/s, tensor rates 10^12 FLOP/s.
 
 The efficiencies live in `core/data/perf_calibration.json`, fitted per GPU class by
 `benchmarks/perf_accuracy.py --fit` on public vLLM measurements; the range is the
