@@ -17,7 +17,8 @@ from vllm_wizard.schemas.gpu import GpuInventory
 GPUS_JSON_KEYS = {
     "name", "aliases", "memory_gib", "memory_bandwidth_gbps", "bf16_tflops_dense",
     "fp8_tflops_dense", "int8_tops_dense", "compute_capability", "interconnect",
-    "interconnect_gbps", "form_factor", "price_usd_per_hour", "price_as_of", "source",
+    "interconnect_gbps", "form_factor", "price_usd_per_hour", "price_as_of", "price_source",
+    "source",
 }  # fmt: skip
 
 

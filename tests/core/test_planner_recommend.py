@@ -34,6 +34,8 @@ def test_remedies_come_in_order_each_with_its_plan() -> None:
     assert labels[-1].startswith(f"{len(labels)}. last resort, slow")
     assert "fits (TP 1" in f.remedies[0]
     assert "still does not fit" in f.remedies[1]  # 8B fp16 weights alone exceed the T4
+    four_bit = next(line for line in f.remedies if "4-bit" in line)
+    assert "fits (TP 1" in four_bit  # about 5 GiB of AWQ weights
 
 
 def test_fitting_plan_has_no_remedies() -> None:
@@ -51,8 +53,8 @@ def test_t4_gets_float16_and_fp8_kv_warning() -> None:
 def test_quantization_below_its_minimum_capability_exits_2() -> None:
     with pytest.raises(InvalidParameterError, match=r"compute capability 7\.5 or newer"):
         plan(PlanRequest(model=LLAMA_8B, gpu="V100", quantization="fp8"))
-    with pytest.raises(InvalidParameterError, match="mxfp4 needs compute capability 8"):
-        plan(PlanRequest(model=LLAMA_8B, gpu="T4", quantization="mxfp4"))
+    with pytest.raises(InvalidParameterError, match="experts_int8 needs compute capability 8"):
+        plan(PlanRequest(model=LLAMA_8B, gpu="V100", quantization="experts_int8"))
 
 
 def test_max_model_len_above_the_limit_needs_the_opt_in() -> None:

@@ -29,7 +29,7 @@ from vllm_wizard.core.memory import (
     replica_kv_bytes_per_token,
 )
 from vllm_wizard.core.model_source import load_model_metadata
-from vllm_wizard.core.performance import PerfInputs, active_weight_bytes, estimate_performance
+from vllm_wizard.core.performance import Workload, build_inputs, estimate_performance
 from vllm_wizard.core.recommend import (
     FP8_KV_MIN_CAPABILITY,
     check_tp,
@@ -74,6 +74,8 @@ DEFAULT_UTILIZATION = 0.90
 CONSUMER_UTILIZATION = 0.88
 # Remedy "more GPUs" is offered up to this many GPUs for one replica.
 MAX_REMEDY_GPUS = 64
+# Group size assumed for a hypothetical 4-bit (AWQ/GPTQ) checkpoint: the common choice.
+ASSUMED_GROUP_SIZE = 128
 # Stand-ins for a GPU known only by --vram-gb (a mid-range data-centre card).
 UNKNOWN_GPU_BANDWIDTH_GBPS = 1000.0
 UNKNOWN_GPU_BF16_TFLOPS = 150.0
@@ -106,11 +108,15 @@ class Candidate:
     headroom_bytes: int
 
 
-def plan(request: PlanRequest, *, remedies: bool = True) -> PlanResult:
+def plan(
+    request: PlanRequest, *, remedies: bool = True, assume_checkpoint: str | None = None
+) -> PlanResult:
     """Answer: will the model fit, with which vLLM args, how fast, and the command.
 
     When it does not fit and `remedies` is set, each remedy is planned too and reported
-    in feasibility.remedies, in the order to try them.
+    in feasibility.remedies, in the order to try them. `assume_checkpoint` plans the same
+    model as if its checkpoint were quantized with that method (group size 128), for the
+    "use a 4-bit checkpoint" remedy.
     """
     notes: list[str] = []
     table = load_flag_table()
@@ -121,6 +127,21 @@ def plan(request: PlanRequest, *, remedies: bool = True) -> PlanResult:
 
     meta = load_model_metadata(request.model, params_b=request.params_b, revision=request.revision)
     notes += meta.notes
+    if assume_checkpoint is not None:
+        assumed_bytes = model_weights_bytes(
+            meta,
+            dtypes.dtype_bytes("float16"),  # 4-bit checkpoints keep fp16 embeddings
+            assume_checkpoint,
+            dtypes.weight_bytes_per_param(assume_checkpoint),
+        )
+        meta = meta.model_copy(
+            update={
+                "quantization": assume_checkpoint,
+                "weights_bytes": assumed_bytes,
+                "quant_group_size": ASSUMED_GROUP_SIZE,
+            }
+        )
+    dtypes.check_quantization_against_checkpoint(quantization, meta.quantization)
     hardware = _apply_corrections(request, meta, _resolve_hardware(request, notes), notes)
     explicit_utilization = request.gpu_memory_utilization is not None
     request = request.model_copy(
@@ -153,12 +174,7 @@ def plan(request: PlanRequest, *, remedies: bool = True) -> PlanResult:
     )
     if hardware.free_bytes is not None:
         feasibility = _check_free_memory(request, hardware, feasibility)
-    release_default = default_gpu_memory_utilization(request.vllm_version)
-    if explicit_utilization and request.gpu_memory_utilization != release_default:
-        feasibility.warnings.append(
-            f"gpu_memory_utilization {request.gpu_memory_utilization:g} is set explicitly; "
-            f"vLLM {request.vllm_version}'s own default is {release_default}."
-        )
+    feasibility.warnings.extend(_utilization_warnings(request, explicit_utilization))
     if remedies and feasibility.fits:
         trade_off = _fp8_kv_trade_off(request, hardware, candidate, feasibility, model_max)
         if trade_off:
@@ -167,7 +183,7 @@ def plan(request: PlanRequest, *, remedies: bool = True) -> PlanResult:
         feasibility = feasibility.model_copy(
             update={"remedies": _remedies(request, meta, hardware, candidate, feasibility)}
         )
-    performance = _performance(request, meta, hardware, candidate, weights_total)
+    performance = _performance(request, meta, hardware, candidate, weights_total, effective_quant)
     if (
         request.target_latency_ms is not None
         and performance.tpot_ms_range[0] > request.target_latency_ms
@@ -265,7 +281,7 @@ def _remedies(
         options.append(
             (
                 "a 4-bit AWQ or GPTQ checkpoint (needs an already quantized model; planned as AWQ)",
-                {"quantization": "awq"},
+                {"assume_checkpoint": "awq"},
             )
         )
     lines = [
@@ -301,9 +317,11 @@ def _fp8_kv_trade_off(
 
 
 def _try(request: PlanRequest, update: dict[str, Any] | None) -> str:
-    """`plan` with `update` applied, as one phrase."""
+    """`plan` with `update` applied, as one phrase; key assume_checkpoint goes to plan()."""
+    changes = dict(update or {})
+    assume = changes.pop("assume_checkpoint", None)
     try:
-        result = plan(request.model_copy(update=update or {}), remedies=False)
+        result = plan(request.model_copy(update=changes), remedies=False, assume_checkpoint=assume)
     except WizardError as exc:
         return f"not possible here ({exc.message})"
     f, h = result.feasibility, result.hardware
@@ -857,11 +875,6 @@ def _warnings(
             "Consumer GPU: the display and desktop also use memory; if vLLM reports too "
             "little free memory, lower --gpu-memory-utilization to 0.85-0.88."
         )
-    if quantization in {"awq", "gptq"} and meta.quantization is None:
-        out.append(
-            f"--quantization {quantization} needs a checkpoint already quantized with "
-            f"{quantization.upper()}; vLLM cannot quantize to it while loading."
-        )
     if request.kv_cache_dtype.startswith("fp8") and not supports_fp8_kv(
         hardware.spec.compute_capability
     ):
@@ -883,24 +896,57 @@ def _warnings(
     return out[:10]
 
 
+def _utilization_warnings(request: PlanRequest, explicit: bool) -> list[str]:
+    """Advice on --gpu-memory-utilization: outside 0.50-0.98, or differing from the release."""
+    value = request.gpu_memory_utilization or DEFAULT_UTILIZATION
+    if value < 0.5:
+        return [
+            f"--gpu-memory-utilization {value:g} leaves over half of each GPU unused by vLLM; "
+            "0.50 to 0.98 is the advised range (lower it only to share the GPU)."
+        ]
+    if value > 0.98:
+        return [
+            f"--gpu-memory-utilization {value:g} leaves no room for the CUDA context and "
+            "fragmentation; out-of-memory errors are likely. 0.50 to 0.98 is the advised range."
+        ]
+    release_default = default_gpu_memory_utilization(request.vllm_version)
+    if explicit and value != release_default:
+        return [
+            f"gpu_memory_utilization {value:g} is set explicitly; vLLM "
+            f"{request.vllm_version}'s own default is {release_default}."
+        ]
+    return []
+
+
 def _performance(
-    request: PlanRequest, meta: ModelMetadata, hardware: Hardware, c: Candidate, weights_total: int
+    request: PlanRequest,
+    meta: ModelMetadata,
+    hardware: Hardware,
+    c: Candidate,
+    weights_total: int,
+    quantization: str | None,
 ) -> PerformanceReport:
-    spec = hardware.spec
-    active = active_weight_bytes(meta, weights_total, request.concurrency) / (c.tp * c.pp)
-    inputs = PerfInputs(
-        active_weight_bytes_per_gpu=active,
-        kv_bytes_per_token_per_gpu=c.budget.kv_bytes_per_token,
-        memory_bandwidth_gbps=spec.memory_bandwidth_gbps,
-        bf16_tflops=spec.bf16_tflops_dense,
-        tensor_parallel_size=c.tp,
-        pipeline_parallel_size=c.pp,
-        interconnect=hardware.interconnect,
+    workload = Workload(
         prompt_tokens=request.prompt_tokens,
         gen_tokens=request.gen_tokens,
         concurrency=request.concurrency,
+        max_num_seqs=c.settings.max_num_seqs,
+        kv_capacity_tokens=c.budget.kv_tokens,
+        max_num_batched_tokens=c.settings.max_num_batched_tokens,
     )
-    return estimate_performance(inputs, meta.params_active)
+    inputs = build_inputs(
+        meta,
+        hardware.spec,
+        interconnect=hardware.interconnect,
+        weights_bytes=weights_total,
+        kv_bytes_per_token_per_gpu=c.budget.kv_bytes_per_token,
+        tensor_parallel_size=c.tp,
+        pipeline_parallel_size=c.pp,
+        replicas=max(1, hardware.gpus // (c.tp * c.pp)),
+        quantization=quantization,
+        workload=workload,
+    )
+    return estimate_performance(inputs)
 
 
 def _model_report(
