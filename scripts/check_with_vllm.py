@@ -104,6 +104,12 @@ def main() -> int:
         "--configs", type=Path, required=True, help="folder of <org>__<name>/config.json"
     )
     opts = cli.parse_args()
+    try:
+        import vllm
+    except ImportError:
+        print("vLLM is not installed here; see this script's docstring.", file=sys.stderr)
+        return 2
+    print(f"vLLM {vllm.__version__}")
     failures = 0
     with tempfile.TemporaryDirectory() as tmp:
         for name, request, folder in scenarios(opts.configs):
