@@ -113,3 +113,25 @@ def test_bad_choice_is_corrected_to_the_closest_valid_one() -> None:
     )
     unknown = review_command("vllm serve Qwen/Qwen3-0.6B --dtype int3")
     assert unknown.corrected == "vllm serve Qwen/Qwen3-0.6B"
+
+
+def test_command_is_read_from_a_script_up_to_the_end_of_its_line() -> None:
+    script = (
+        "#!/usr/bin/env bash\nset -euo pipefail\n"
+        "pip install vllm && vllm serve Qwen/Qwen3-0.6B \\\n"
+        "  -tp 1 --hf-overrides '{\"rope_theta\": 1e6}'  # tuned\n"
+        "echo 'started'\n"
+    )
+    assert serve_tokens(script) == [
+        "Qwen/Qwen3-0.6B",
+        "-tp",
+        "1",
+        "--hf-overrides",
+        '{"rope_theta": 1e6}',
+    ]
+    assert serve_tokens("vllm serve m --max-model-len 10 | tee log") == [
+        "m",
+        "--max-model-len",
+        "10",
+    ]
+    assert review_command("echo \"it's\nvllm serve Qwen/Qwen3-0.6B --swap-space 4").errors == 1

@@ -112,19 +112,39 @@ def serve_tokens(command: str) -> list[str]:
     """The tokens after `vllm serve` (or the API-server module) in a shell command.
 
     Line continuations and leading `VAR=value` assignments are allowed; anything before
-    the launcher is skipped. In `docker run ... vllm/vllm-openai:TAG ARGS` the image's
-    entrypoint is `vllm serve`, so ARGS follow the image.
+    the launcher is skipped, and the command ends at the end of its line or at a shell
+    operator (`&&`, `;`, `|`, ...). In `docker run ... vllm/vllm-openai:TAG ARGS` the
+    image's entrypoint is `vllm serve`, so ARGS follow the image.
     """
-    tokens = shlex.split(command.replace("\\\n", " "), comments=True)
-    for launcher in LAUNCHERS:
-        n = len(launcher)
-        for i in range(len(tokens) - n + 1):
-            if tuple(tokens[i : i + n]) == launcher:
-                return tokens[i + n :]
-    for i, token in enumerate(tokens):
-        if token.split(":", 1)[0] == IMAGE_NAME:
-            return tokens[i + 1 :]
-    return tokens
+    lines = [_words(line) for line in command.replace("\\\n", " ").splitlines()]
+    for words in lines:
+        for launcher in LAUNCHERS:
+            n = len(launcher)
+            for i in range(len(words) - n + 1):
+                if tuple(words[i : i + n]) == launcher:
+                    return _until_operator(words[i + n :])
+    for words in lines:
+        for i, token in enumerate(words):
+            if token.split(":", 1)[0] == IMAGE_NAME:
+                return _until_operator(words[i + 1 :])
+    return _until_operator([w for words in lines for w in words])
+
+
+def _words(line: str) -> list[str]:
+    """Shell words of one line, comments dropped, operators as their own words."""
+    lexer = shlex.shlex(line, posix=True, punctuation_chars=True)
+    lexer.whitespace_split = True
+    try:
+        return list(lexer)
+    except ValueError:  # an unbalanced quote: read the line as plain words
+        return line.split("#", 1)[0].split()
+
+
+def _until_operator(words: list[str]) -> list[str]:
+    for i, word in enumerate(words):
+        if word and set(word) <= set("();<>|&"):
+            return words[:i]
+    return words
 
 
 def parse_serve_args(tokens: list[str]) -> ParsedCommand:
