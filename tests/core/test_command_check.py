@@ -135,3 +135,18 @@ def test_command_is_read_from_a_script_up_to_the_end_of_its_line() -> None:
         "10",
     ]
     assert review_command("echo \"it's\nvllm serve Qwen/Qwen3-0.6B --swap-space 4").errors == 1
+
+
+@pytest.mark.parametrize(
+    "flag",
+    ["--max-num-seqs many", "--gpu-memory-utilization 90%", "--compilation-config {mode:3}"],
+)
+def test_values_the_parser_types_reject(flag: str) -> None:
+    review = review_command(f"vllm serve Qwen/Qwen3-0.6B {flag}")
+    assert any("is not a valid" in f for f in review.findings), review.findings
+    assert flag.split()[0] not in review.corrected
+
+
+def test_values_the_parser_types_accept() -> None:
+    command = "vllm serve Qwen/Qwen3-0.6B -tp 1 --compilation-config '{\"mode\": 3}' -cc.mode=3"
+    assert review_command(command).errors == 0

@@ -59,6 +59,7 @@ class FlagSpec:
     nargs: str | int | None
     choices: tuple[str, ...] | None
     switch_value: bool | None  # True/False for switches, None when the flag takes a value
+    value_type: str | None = None  # the parser's type name: int, float, loads, ...
 
 
 @dataclass
@@ -88,7 +89,9 @@ def flag_index() -> dict[str, FlagSpec]:
             switch = None if entry.get("nargs") != 0 else not negative
             if entry.get("nargs") == 0 and entry.get("action") == "_StoreFalseAction":
                 switch = False
-            index[name] = FlagSpec(entry["dest"], entry.get("nargs"), clean, switch)
+            index[name] = FlagSpec(
+                entry["dest"], entry.get("nargs"), clean, switch, entry.get("type")
+            )
     return index
 
 
@@ -232,12 +235,29 @@ def _check_value(spec: FlagSpec, flag: str, value: str, result: ParsedCommand) -
     if renamed:
         result.notes.append(f"{flag} {value} is spelled {renamed} in this release")
         return renamed
+    if not _type_ok(spec.value_type, value):
+        result.errors.append(f"{flag} {value!r} is not a valid {spec.value_type} value")
+        return None
     if spec.choices and value not in spec.choices:
         guess = _closest_choice(value, spec.choices)
         hint = f"; the corrected command uses {guess}" if guess else ""
         result.errors.append(f"{flag} {value!r} is not one of {', '.join(spec.choices)}{hint}")
         return guess
     return value
+
+
+def _type_ok(value_type: str | None, value: str) -> bool:
+    """Whether the parser's type function would accept `value` (int, float and JSON)."""
+    try:
+        if value_type == "int":
+            int(value)
+        elif value_type == "float":
+            float(value)
+        elif value_type in ("loads", "parse_dataclass"):
+            json.loads(value)
+    except ValueError:
+        return False
+    return True
 
 
 def _closest_choice(value: str, choices: tuple[str, ...]) -> str | None:
