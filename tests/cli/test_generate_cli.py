@@ -108,3 +108,12 @@ def test_emit_picks_files_and_k8s_is_not_yet_available(
     code, _, err = run_cli(capsys, *base, "--emit", "k8s", "--force")
     assert code == 2 and "not available" in err
     assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_plan_emit_needs_an_output_dir(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run_cli(capsys, "plan", "-m", LLAMA_8B, "--gpu", "L4", "--emit", "profile")
+    assert code == 2 and "--output-dir" in err
+    assert list(tmp_path.iterdir()) == []

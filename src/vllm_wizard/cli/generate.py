@@ -82,23 +82,25 @@ def run(values: dict[str, Any], *, command: str) -> None:
     from vllm_wizard.cli.output import print_plan
     from vllm_wizard.core.planner import plan
 
+    output_dir: Path | None = values.get("output_dir")
+    if output_dir is None and (command == "generate" or values.get("emit") is not None):
+        raise InvalidParameterError(
+            f"{command} {'--emit ' if command == 'plan' else ''}needs --output-dir "
+            "(the folder to write into).",
+            field="output_dir",
+        )
     request = build_request(values, values.get("profile"), values.get("ctx"))
     result = plan(request)
-    output_dir: Path | None = values.get("output_dir")
-    if command == "generate" and output_dir is None:
-        raise InvalidParameterError(
-            "generate needs --output-dir (the folder to write into).", field="output_dir"
-        )
     if command == "plan":
         fmt = "json" if values.get("as_json") else values["output_format"].value
         print_plan(result, fmt, explain=bool(values.get("explain")))
-        if output_dir is None and values.get("emit") is None:
+        if output_dir is None:
             return
     from vllm_wizard.core.artifacts import parse_emit, render_files
 
     emit = parse_emit(values.get("emit"))
     files = render_files(result, request, emit)
-    written = write_files(output_dir or Path("."), files, force=bool(values.get("force")))
+    written = write_files(output_dir, files, force=bool(values.get("force")))
     if command == "generate":
         for path in written:
             print(path)
