@@ -53,6 +53,12 @@ def _llama(**edits: object) -> str:
     return json.dumps(config)
 
 
+def _file(tmp: Path, name: str, text: str) -> Path:
+    path = tmp / name
+    path.write_text(text)
+    return path
+
+
 def _plan_folder(
     name: str, config: Callable[[], str | bytes | None]
 ) -> Callable[[Path], list[str]]:
@@ -214,5 +220,69 @@ CASES: tuple[BadInput, ...] = (
         "check-log",
         lambda tmp: ["check-log", str(tmp / "absent.log")],
         ("absent.log",),
+    ),
+    BadInput(
+        "quantization-below-capability",
+        "GPU",
+        lambda _tmp: ["plan", "--model", MODEL, "--gpu", "V100", "--quantization", "fp8"],
+        ("fp8 needs compute capability 7.5", "7.0"),
+    ),
+    BadInput(
+        "tp-splits-quant-groups",
+        "layout",
+        lambda _tmp: [
+            "plan",
+            "--model",
+            str(CONFIGS / "TheBloke--Llama-2-13B-chat-GPTQ"),
+            *GPU,
+            "--gpus",
+            "8",
+            "--tensor-parallel-size",
+            "8",
+        ],
+        ("quantization groups", "use one of 1, 2, 4"),
+    ),
+    BadInput(
+        "generate-without-output-dir",
+        "generate",
+        lambda _tmp: ["generate", "--model", MODEL, *GPU],
+        ("--output-dir",),
+    ),
+    BadInput(
+        "emit-k8s",
+        "generate",
+        lambda tmp: ["generate", "--model", MODEL, *GPU, "--output-dir", str(tmp), "--emit", "k8s"],
+        ("not available",),
+    ),
+    BadInput(
+        "emit-unknown-kind",
+        "generate",
+        lambda tmp: [
+            "generate",
+            "--model",
+            MODEL,
+            *GPU,
+            "--output-dir",
+            str(tmp),
+            "--emit",
+            "helm",
+        ],
+        ("'helm'", "command,profile"),
+    ),
+    BadInput(
+        "profile-missing",
+        "profile",
+        lambda tmp: ["plan", "--profile", str(tmp / "absent.yaml")],
+        ("absent.yaml", "cannot read"),
+    ),
+    BadInput(
+        "profile-unknown-key",
+        "profile",
+        lambda tmp: [
+            "plan",
+            "--profile",
+            str(_file(tmp, "p.yaml", "profile_version: 1\nfoo: 1\n")),
+        ],
+        ("'foo' is not a profile field",),
     ),
 )
