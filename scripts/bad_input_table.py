@@ -49,7 +49,7 @@ def main_table() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for case in CASES:
             code, message = run_case(case.argv(Path(tmp)))
-            message = message.replace(tmp, "<tmp>").replace("|", "\\|")
+            message = message.replace(tmp, "<tmp>").replace(f"{ROOT}/", "").replace("|", "\\|")
             rows.append(f"| `{case.id}` | {case.kind} | {code} | {message} |")
     (ROOT / "docs" / "bad-input.md").write_text(HEADER + "\n".join(rows) + "\n")
     print(f"wrote docs/bad-input.md with {len(rows)} rows")
