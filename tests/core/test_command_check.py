@@ -150,3 +150,15 @@ def test_values_the_parser_types_reject(flag: str) -> None:
 def test_values_the_parser_types_accept() -> None:
     command = "vllm serve Qwen/Qwen3-0.6B -tp 1 --compilation-config '{\"mode\": 3}' -cc.mode=3"
     assert review_command(command).errors == 0
+
+
+def test_human_readable_sizes_reach_the_plan() -> None:
+    review = review_command(
+        "vllm serve meta-llama/Llama-3.1-8B-Instruct --max-model-len 200k", gpu="H100"
+    )
+    assert any("200000 exceeds" in f for f in review.findings), review.findings
+    ok = review_command(
+        "vllm serve meta-llama/Llama-3.1-8B-Instruct --max-model-len 8K --max-num-batched-tokens 8k",
+        gpu="H100",
+    )
+    assert ok.errors == 0, ok.findings

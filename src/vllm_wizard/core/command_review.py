@@ -93,17 +93,15 @@ def _request_fields(args: dict[str, Any]) -> dict[str, Any]:
         value = args.get(name)
         if value is None:
             continue
-        if name in _INT_FIELDS:
-            try:
-                value = int(value)
-            except (TypeError, ValueError):
-                continue
-        elif name == "max_model_len":
+        if name in _INT_FIELDS or name == "max_model_len":
             value = _human_int(str(value))
             if value is None:
                 continue
         elif name == "gpu_memory_utilization":
-            value = float(value)
+            try:
+                value = float(value)
+            except ValueError:
+                continue
         fields[name] = value
     return fields
 
