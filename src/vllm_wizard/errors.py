@@ -65,3 +65,11 @@ class GpuNotDetectedError(EnvironmentFailureError):
 
 class HubUnavailableError(EnvironmentFailureError):
     """The Hugging Face Hub could not be reached and nothing was cached."""
+
+
+class ServerUnreachableError(EnvironmentFailureError):
+    """The benchmark URL does not answer (refused, timed out, unknown host)."""
+
+
+class NotOpenAICompatibleError(EnvironmentFailureError):
+    """The benchmark URL answers, but not as an OpenAI-compatible completions server."""

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from vllm_wizard import __version__
+from vllm_wizard.cli.benchmark import benchmark_command
 from vllm_wizard.cli.check_log import check_log
 from vllm_wizard.cli.detect import detect_command
 from vllm_wizard.cli.errors import EXIT_USER, report_error
@@ -146,6 +147,7 @@ def plan_command(
 app.command("check-log")(check_log)
 app.command("gpus")(gpus_command)
 app.command("detect")(detect_command)
+app.command("benchmark")(benchmark_command)
 
 
 def main(argv: list[str] | None = None) -> None:

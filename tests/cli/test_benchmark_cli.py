@@ -1,0 +1,143 @@
+"""`benchmark --url` end to end against a local fake server: figures, --json, --save, errors."""
+
+from __future__ import annotations
+
+import json
+import socket
+from collections.abc import Iterator
+
+import pytest
+
+from tests.fake_openai import FakeServerState, fake_openai_server
+from vllm_wizard.cli.app import main
+from vllm_wizard.core.corrections import corrections_path, find_performance_factors
+
+MODEL = "meta-llama/Llama-3.1-8B-Instruct"
+TTFT_S = 0.12
+ITL_S = 0.02
+WORKLOAD = ["--prompt-tokens", "64", "--gen-tokens", "8", "--concurrency", "2"]
+
+
+def _run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as exc:
+        main(args)
+    out = capsys.readouterr()
+    return int(exc.value.code or 0), out.out, out.err
+
+
+@pytest.fixture
+def server() -> Iterator[str]:
+    with fake_openai_server(FakeServerState(model=MODEL, ttft_s=TTFT_S, itl_s=ITL_S)) as url:
+        yield url
+
+
+def _bench(url: str, *extra: str) -> list[str]:
+    return ["benchmark", "--url", url, "--gpu", "H100", *WORKLOAD, "--num-prompts", "4", *extra]
+
+
+def _plan_json(capsys: pytest.CaptureFixture[str], *extra: str) -> dict[str, object]:
+    args = ["plan", "-m", MODEL, "--gpu", "H100", *WORKLOAD, "--json", *extra]
+    code, out, _ = _run(args, capsys)
+    assert code == 0
+    return dict(json.loads(out))
+
+
+def test_json_puts_measured_beside_estimate(
+    server: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = _run([*_bench(server), "--json"], capsys)
+    assert code == 0
+    data = json.loads(out)
+    m = data["measured"]
+    assert data["served_model"] == MODEL and data["server_vllm_version"] == "0.33.0"
+    assert m["median_ttft_ms"] == pytest.approx(TTFT_S * 1000, rel=0.10)
+    assert m["median_tpot_ms"] == pytest.approx(ITL_S * 1000, rel=0.10)
+    assert m["output_toks_per_s"] == pytest.approx(2 * 8 / (TTFT_S + 7 * ITL_S), rel=0.10)
+    plan = _plan_json(capsys)
+    assert data["estimate"] == plan["performance"]
+    by_metric = {c["metric"]: c for c in data["comparison"]}
+    assert set(by_metric) == {"ttft_ms", "tpot_ms", "output_toks_per_s"}
+    assert by_metric["tpot_ms"]["measured"] == m["median_tpot_ms"]
+    assert data["factors_saved_to"] is None
+
+
+def test_text_report_and_equivalent_command(
+    server: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = _run(_bench(server), capsys)
+    assert code == 0
+    assert "time per output token (median)" in out and "measured / estimate" in out
+    assert (
+        "vllm bench serve --backend vllm --base-url " + server + f" --model {MODEL} "
+        "--dataset-name random --random-input-len 64 --random-output-len 8 --max-concurrency 2 "
+        "--num-prompts 4 --ignore-eos"
+    ) in out
+
+
+def test_save_changes_next_plan_and_no_corrections_ignores(
+    server: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = _plan_json(capsys)
+    code, out, _ = _run([*_bench(server), "--save", "--json"], capsys)
+    assert code == 0
+    saved = json.loads(out)
+    assert saved["factors_saved_to"] == str(corrections_path())
+    found = find_performance_factors("H100 SXM 80GB", MODEL, "0.33.0")
+    assert found is not None and "concurrency 2" in found[1]
+
+    after = _plan_json(capsys)
+    ignored = _plan_json(capsys, "--no-corrections")
+    assert any("Applied measured performance factors" in n for n in after["notes"])  # type: ignore[attr-defined]
+    assert not any("performance factors" in n for n in ignored["notes"])  # type: ignore[attr-defined]
+    assert ignored["performance"] == before["performance"]
+    perf = after["performance"]
+    assert perf != before["performance"]
+    # The corrected range is centred (geometrically) on what was measured.
+    for metric, key in (("tpot_ms", "tpot_ms_range"), ("ttft_ms", "ttft_ms_range")):
+        low, high = perf[key]  # type: ignore[index]
+        measured = {c["metric"]: c["measured"] for c in saved["comparison"]}[metric]
+        assert (low * high) ** 0.5 == pytest.approx(measured, rel=0.02)
+
+
+def test_saving_twice_does_not_compound(server: str, capsys: pytest.CaptureFixture[str]) -> None:
+    _run([*_bench(server), "--save", "--json"], capsys)
+    first = find_performance_factors("H100 SXM 80GB", MODEL, "0.33.0")
+    _run([*_bench(server), "--save", "--json"], capsys)
+    second = find_performance_factors("H100 SXM 80GB", MODEL, "0.33.0")
+    assert first is not None and second is not None
+    assert second[0].tpot == pytest.approx(first[0].tpot, rel=0.10)
+
+
+def test_measure_only_without_gpu(server: str, capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["benchmark", "--url", server, *WORKLOAD, "--num-prompts", "2", "--json"]
+    code, out, _ = _run(args, capsys)
+    data = json.loads(out)
+    assert code == 0 and data["estimate"] is None and data["comparison"] == []
+    assert any("No estimate" in n for n in data["notes"])
+
+
+def test_save_without_gpu_is_a_user_error(server: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = _run(["benchmark", "--url", server, "--save"], capsys)
+    assert code == 2 and "--save needs --gpu" in err
+
+
+def test_unreachable_url_exits_1(capsys: pytest.CaptureFixture[str]) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    code, out, err = _run(["benchmark", "--url", f"http://127.0.0.1:{port}"], capsys)
+    assert code == 1 and out == ""
+    assert len(err.strip().splitlines()) == 1 and "does not answer" in err
+
+
+def test_non_openai_server_exits_1(capsys: pytest.CaptureFixture[str]) -> None:
+    state = FakeServerState(model=MODEL, ttft_s=0, itl_s=0, mode="html")
+    with fake_openai_server(state) as url:
+        code, _, err = _run(["benchmark", "--url", url], capsys)
+    assert code == 1
+    assert len(err.strip().splitlines()) == 1 and "OpenAI-compatible" in err
+
+
+def test_bad_url_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = _run(["benchmark", "--url", "localhost:8000"], capsys)
+    assert code == 2 and "--url" in err
