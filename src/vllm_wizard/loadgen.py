@@ -28,7 +28,7 @@ from vllm_wizard.errors import (
 from vllm_wizard.schemas.benchmark import BenchmarkWorkload
 
 CONNECT_TIMEOUT_S = 5.0
-# Tokens the check request generates before the run (it also warms the server up).
+# Tokens each untimed warm-up request generates before the run.
 CHECK_MAX_TOKENS = 2
 OPENAI_HINT = (
     "--url must be the base URL of an OpenAI-compatible server such as `vllm serve` "
@@ -111,7 +111,7 @@ def run_workload(
     timeout_s: float = 600.0,
     on_request_done: Callable[[RequestRecord], None] | None = None,
 ) -> WorkloadRun:
-    """One check request, then the whole workload; raises when even the check fails."""
+    """Untimed warm-up requests, then the whole workload; raises when the first one fails."""
     return asyncio.run(_run(base_url, model, workload, timeout_s, on_request_done))
 
 
@@ -148,11 +148,22 @@ async def _run(
 async def _check_request(
     client: httpx.AsyncClient, url: str, model: str, workload: BenchmarkWorkload
 ) -> None:
-    """A short request of the planned prompt length; turns a wrong server into one error."""
-    ids = prompt_token_ids(workload.prompt_tokens, workload.num_prompts, workload.seed)
+    """Short requests of the planned prompt length, one per concurrent slot, not timed.
+
+    They open the connections the run will reuse and warm the server up; the first one
+    turns a wrong server into one error.
+    """
     max_tokens = min(CHECK_MAX_TOKENS, workload.gen_tokens)
-    record = await stream_completion(client, url, completion_payload(model, ids, max_tokens))
+
+    def body(slot: int) -> dict[str, Any]:
+        index = workload.num_prompts + slot
+        ids = prompt_token_ids(workload.prompt_tokens, index, workload.seed)
+        return completion_payload(model, ids, max_tokens)
+
+    record = await stream_completion(client, url, body(0))
     if record.ok:
+        others = range(1, workload.concurrency)
+        await asyncio.gather(*(stream_completion(client, url, body(s)) for s in others))
         return
     if record.error and record.error.startswith("unreachable"):
         raise ServerUnreachableError(

@@ -13,9 +13,10 @@ from vllm_wizard.cli.app import main
 from vllm_wizard.core.corrections import corrections_path, find_performance_factors
 
 MODEL = "meta-llama/Llama-3.1-8B-Instruct"
-TTFT_S = 0.12
-ITL_S = 0.02
-WORKLOAD = ["--prompt-tokens", "64", "--gen-tokens", "8", "--concurrency", "2"]
+TTFT_S = 0.25
+ITL_S = 0.025
+GEN = 6
+WORKLOAD = ["--prompt-tokens", "64", "--gen-tokens", str(GEN), "--concurrency", "2"]
 
 
 def _run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
@@ -27,6 +28,14 @@ def _run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str,
 
 @pytest.fixture
 def server() -> Iterator[str]:
+    """Fast pacing, for tests that do not check the figures against the pacing."""
+    with fake_openai_server(FakeServerState(model=MODEL, ttft_s=0.02, itl_s=0.005)) as url:
+        yield url
+
+
+@pytest.fixture
+def paced_server() -> Iterator[str]:
+    """Slow enough pacing that the measured figures can be held to 10%."""
     with fake_openai_server(FakeServerState(model=MODEL, ttft_s=TTFT_S, itl_s=ITL_S)) as url:
         yield url
 
@@ -43,16 +52,16 @@ def _plan_json(capsys: pytest.CaptureFixture[str], *extra: str) -> dict[str, obj
 
 
 def test_json_puts_measured_beside_estimate(
-    server: str, capsys: pytest.CaptureFixture[str]
+    paced_server: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, out, _ = _run([*_bench(server), "--json"], capsys)
+    code, out, _ = _run([*_bench(paced_server), "--json"], capsys)
     assert code == 0
     data = json.loads(out)
     m = data["measured"]
     assert data["served_model"] == MODEL and data["server_vllm_version"] == "0.33.0"
     assert m["median_ttft_ms"] == pytest.approx(TTFT_S * 1000, rel=0.10)
     assert m["median_tpot_ms"] == pytest.approx(ITL_S * 1000, rel=0.10)
-    assert m["output_toks_per_s"] == pytest.approx(2 * 8 / (TTFT_S + 7 * ITL_S), rel=0.10)
+    assert m["output_toks_per_s"] == pytest.approx(2 * GEN / (TTFT_S + (GEN - 1) * ITL_S), rel=0.10)
     plan = _plan_json(capsys)
     assert data["estimate"] == plan["performance"]
     by_metric = {c["metric"]: c for c in data["comparison"]}
@@ -69,7 +78,7 @@ def test_text_report_and_equivalent_command(
     assert "time per output token (median)" in out and "measured / estimate" in out
     assert (
         "vllm bench serve --backend vllm --base-url " + server + f" --model {MODEL} "
-        "--dataset-name random --random-input-len 64 --random-output-len 8 --max-concurrency 2 "
+        "--dataset-name random --random-input-len 64 --random-output-len 6 --max-concurrency 2 "
         "--num-prompts 4 --ignore-eos"
     ) in out
 
@@ -100,12 +109,21 @@ def test_save_changes_next_plan_and_no_corrections_ignores(
 
 
 def test_saving_twice_does_not_compound(server: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """The second run compares against the corrected estimate; its factor still relates the
+    measurement to the uncorrected one."""
     _run([*_bench(server), "--save", "--json"], capsys)
-    first = find_performance_factors("H100 SXM 80GB", MODEL, "0.33.0")
-    _run([*_bench(server), "--save", "--json"], capsys)
-    second = find_performance_factors("H100 SXM 80GB", MODEL, "0.33.0")
-    assert first is not None and second is not None
-    assert second[0].tpot == pytest.approx(first[0].tpot, rel=0.10)
+    _, out, _ = _run([*_bench(server), "--save", "--json"], capsys)
+    second = json.loads(out)
+    found = find_performance_factors("H100 SXM 80GB", MODEL, "0.33.0")
+    raw = _plan_json(capsys, "--no-corrections")["performance"]
+    assert found is not None
+    for metric, key, factor in (
+        ("tpot_ms", "tpot_ms_range", found[0].tpot),
+        ("ttft_ms", "ttft_ms_range", found[0].ttft),
+    ):
+        low, high = raw[key]  # type: ignore[index]
+        measured = {c["metric"]: c["measured"] for c in second["comparison"]}[metric]
+        assert factor == pytest.approx(measured / (low * high) ** 0.5, rel=0.02)
 
 
 def test_measure_only_without_gpu(server: str, capsys: pytest.CaptureFixture[str]) -> None:

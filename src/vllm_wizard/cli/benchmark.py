@@ -85,6 +85,11 @@ def benchmark_command(
     from vllm_wizard.schemas.benchmark import BenchmarkResult, BenchmarkWorkload
 
     base = normalize_base_url(url)
+    if timeout_s <= 0:
+        raise UserInputError(
+            f"--timeout-s {timeout_s:g} must be above 0; pass e.g. --timeout-s 600.",
+            field="timeout_s",
+        )
     workload = BenchmarkWorkload(
         prompt_tokens=prompt_tokens,
         gen_tokens=gen_tokens,
