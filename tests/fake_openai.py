@@ -25,7 +25,10 @@ class FakeServerState:
     model: str
     ttft_s: float
     itl_s: float
-    mode: str = "openai"  # "openai", or "html" for a web server that is not an API
+    # "openai"; "html": a web server that is not an API; "no-stream": completions answer
+    # one JSON body instead of events.
+    mode: str = "openai"
+    api_key: str | None = None
     requests: list[dict[str, Any]] = field(default_factory=list)
     in_flight: int = 0
     max_in_flight: int = 0
@@ -55,7 +58,17 @@ def _handler(state: FakeServerState) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(body)
 
+        def _authorized(self) -> bool:
+            if state.api_key is None:
+                return True
+            if self.headers.get("Authorization") == f"Bearer {state.api_key}":
+                return True
+            self._send_json({"error": "Unauthorized"}, status=401)
+            return False
+
         def do_GET(self) -> None:
+            if not self._authorized():
+                return
             if state.mode == "html":
                 self._send_html()
             elif self.path == "/v1/models":
@@ -69,8 +82,13 @@ def _handler(state: FakeServerState) -> type[BaseHTTPRequestHandler]:
             arrived = time.perf_counter()
             length = int(self.headers.get("Content-Length", 0))
             body = json.loads(self.rfile.read(length) or b"{}")
+            if not self._authorized():
+                return
             if state.mode == "html" or self.path != "/v1/completions":
                 self._send_html()
+                return
+            if state.mode == "no-stream":
+                self._send_json({"object": "text_completion", "choices": [{"text": "a"}]})
                 return
             with state.lock:
                 state.requests.append(body)

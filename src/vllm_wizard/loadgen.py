@@ -66,10 +66,10 @@ def normalize_base_url(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}{path}"
 
 
-def probe_server(base_url: str, timeout_s: float = 10.0) -> ServerInfo:
+def probe_server(base_url: str, timeout_s: float = 10.0, api_key: str | None = None) -> ServerInfo:
     """GET /v1/models (required) and /version (vLLM only, optional)."""
     timeout = httpx.Timeout(timeout_s, connect=min(timeout_s, CONNECT_TIMEOUT_S))
-    with httpx.Client(timeout=timeout) as client:
+    with httpx.Client(timeout=timeout, headers=_auth_headers(api_key)) as client:
         models = _served_models(client, base_url)
         return ServerInfo(models=models, vllm_version=_server_version(client, base_url))
 
@@ -85,6 +85,12 @@ def _served_models(client: httpx.Client, base_url: str) -> list[str]:
     except ValueError:
         data = None
     entries = data.get("data") if isinstance(data, dict) else None
+    if response.status_code in {401, 403}:
+        raise NotOpenAICompatibleError(
+            f"{url} answered HTTP {response.status_code}: the server wants an API key; pass "
+            "--api-key (the value given to `vllm serve --api-key`).",
+            field="api_key",
+        )
     if not isinstance(entries, list):
         raise NotOpenAICompatibleError(
             f"{url} answered HTTP {response.status_code} without an OpenAI model list "
@@ -110,9 +116,10 @@ def run_workload(
     *,
     timeout_s: float = 600.0,
     on_request_done: Callable[[RequestRecord], None] | None = None,
+    api_key: str | None = None,
 ) -> WorkloadRun:
     """Untimed warm-up requests, then the whole workload; raises when the first one fails."""
-    return asyncio.run(_run(base_url, model, workload, timeout_s, on_request_done))
+    return asyncio.run(_run(base_url, model, workload, timeout_s, on_request_done, api_key))
 
 
 async def _run(
@@ -121,12 +128,14 @@ async def _run(
     workload: BenchmarkWorkload,
     timeout_s: float,
     on_request_done: Callable[[RequestRecord], None] | None,
+    api_key: str | None,
 ) -> WorkloadRun:
     url = f"{base_url}/v1/completions"
     slots = workload.concurrency + 1
     limits = httpx.Limits(max_connections=slots, max_keepalive_connections=slots)
     timeout = httpx.Timeout(timeout_s, connect=min(timeout_s, CONNECT_TIMEOUT_S))
-    async with httpx.AsyncClient(timeout=timeout, limits=limits) as client:
+    headers = _auth_headers(api_key)
+    async with httpx.AsyncClient(timeout=timeout, limits=limits, headers=headers) as client:
         await _check_request(client, url, model, workload)
         gate = asyncio.Semaphore(workload.concurrency)
 
@@ -237,6 +246,10 @@ def _record(start: float, stamps: list[float], usage: dict[str, Any]) -> Request
         prompt_tokens=int(prompt) if isinstance(prompt, int) else None,
         chunk_gaps_s=tuple(b - a for a, b in itertools.pairwise(stamps)),
     )
+
+
+def _auth_headers(api_key: str | None) -> dict[str, str]:
+    return {"Authorization": f"Bearer {api_key}"} if api_key else {}
 
 
 def _unreachable(base_url: str, exc: httpx.HTTPError) -> ServerUnreachableError:

@@ -93,6 +93,8 @@ def test_save_changes_next_plan_and_no_corrections_ignores(
     assert saved["factors_saved_to"] == str(corrections_path())
     found = find_performance_factors("H100 SXM 80GB", MODEL, "0.33.0")
     assert found is not None and "concurrency 2" in found[1]
+    _, out, _ = _run([*_bench(server), "--json"], capsys)
+    assert any("Applied measured performance" in n for n in json.loads(out)["notes"])
 
     after = _plan_json(capsys)
     ignored = _plan_json(capsys, "--no-corrections")
@@ -159,3 +161,20 @@ def test_non_openai_server_exits_1(capsys: pytest.CaptureFixture[str]) -> None:
 def test_bad_url_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = _run(["benchmark", "--url", "localhost:8000"], capsys)
     assert code == 2 and "--url" in err
+
+
+def test_non_streaming_server_exits_1(capsys: pytest.CaptureFixture[str]) -> None:
+    state = FakeServerState(model=MODEL, ttft_s=0, itl_s=0, mode="no-stream")
+    with fake_openai_server(state) as url:
+        code, _, err = _run(["benchmark", "--url", url], capsys)
+    assert code == 1 and "did not stream an OpenAI completion" in err
+
+
+def test_api_key(capsys: pytest.CaptureFixture[str]) -> None:
+    state = FakeServerState(model=MODEL, ttft_s=0, itl_s=0, api_key="sesame")
+    with fake_openai_server(state) as url:
+        code, _, err = _run(["benchmark", "--url", url], capsys)
+        assert code == 1 and "--api-key" in err
+        args = ["benchmark", "--url", url, "--api-key", "sesame", "--num-prompts", "2", "--json"]
+        code, out, _ = _run(args, capsys)
+    assert code == 0 and json.loads(out)["measured"]["completed"] == 2

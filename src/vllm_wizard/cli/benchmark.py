@@ -69,6 +69,10 @@ def benchmark_command(
     use_corrections: Annotated[
         bool, typer.Option("--corrections/--no-corrections", help=_help("use_corrections"))
     ] = True,
+    api_key: Annotated[
+        str | None,
+        typer.Option(envvar="VLLM_API_KEY", help="Bearer key, as given to `vllm serve --api-key`."),
+    ] = None,
     timeout_s: Annotated[float, typer.Option(help="Seconds one request may take.")] = 600.0,
     save: Annotated[
         bool,
@@ -102,7 +106,7 @@ def benchmark_command(
             "--save needs --gpu so the factors apply to that GPU model; add e.g. --gpu H100.",
             field="gpu",
         )
-    info = probe_server(base, timeout_s=min(timeout_s, 30.0))
+    info = probe_server(base, timeout_s=min(timeout_s, 30.0), api_key=api_key)
     served = bench.choose_served_model(info.models, model, served_model_name)
     version = vllm_version or info.vllm_version or DEFAULT_VLLM_VERSION
     plan_fields: dict[str, Any] = {
@@ -112,7 +116,13 @@ def benchmark_command(
     }
     result = _plan(model or served, version, plan_fields) if gpu or vram_gb else None
 
-    run = _run_with_progress(base, served, workload, timeout_s, run_workload)
+    run = _run_with_progress(
+        lambda on_done: run_workload(
+            base, served, workload, timeout_s=timeout_s, on_request_done=on_done, api_key=api_key
+        ),
+        f"{workload.num_prompts} requests to {base}",
+        workload.num_prompts,
+    )
     measured = bench.summarize(run.records, run.duration_s)
     if measured.completed == 0:
         from vllm_wizard.errors import NotOpenAICompatibleError
@@ -134,7 +144,7 @@ def benchmark_command(
         comparison=comparison,
         factors_saved_to=saved_to,
         equivalent_command=bench.equivalent_bench_command(base, model or served, workload),
-        notes=_notes(workload, measured, served, model, result is not None, version),
+        notes=_notes(workload, measured, served, model, result, version),
     )
     _print(report, as_json)
 
@@ -145,9 +155,7 @@ def _plan(model: str, version: str, fields: dict[str, Any]) -> Any:
     return plan(PlanRequest(model=model, vllm_version=version, **fields))
 
 
-def _run_with_progress(
-    base: str, served: str, workload: Any, timeout_s: float, run_workload: Any
-) -> Any:
+def _run_with_progress(run: Any, label: str, total: int) -> Any:
     """Run the workload with a progress bar on stderr (stdout stays for data)."""
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
@@ -161,16 +169,8 @@ def _run_with_progress(
         console=console,
         transient=True,
     ) as progress:
-        task = progress.add_task(
-            f"{workload.num_prompts} requests to {base}", total=workload.num_prompts
-        )
-        return run_workload(
-            base,
-            served,
-            workload,
-            timeout_s=timeout_s,
-            on_request_done=lambda _record: progress.advance(task),
-        )
+        task = progress.add_task(label, total=total)
+        return run(lambda _record: progress.advance(task))
 
 
 def _save(
@@ -196,7 +196,7 @@ def _save(
 
 
 def _notes(
-    workload: Any, measured: Any, served: str, model: str | None, planned: bool, version: str
+    workload: Any, measured: Any, served: str, model: str | None, result: Any, version: str
 ) -> list[str]:
     notes = [
         "Prompts are random token ids of the exact length, different for every request, so "
@@ -217,8 +217,10 @@ def _notes(
             f"Requests produced {measured.mean_output_tokens:g} tokens on average, fewer than "
             f"{workload.gen_tokens}: the server may ignore ignore_eos."
         )
-    if not planned:
+    if result is None:
         notes.append("No estimate: pass --gpu (and --model) to compare with a plan.")
+    else:
+        notes += [n for n in result.notes if n.startswith("Applied measured performance")]
     return notes
 
 
