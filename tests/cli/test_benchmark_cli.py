@@ -178,3 +178,15 @@ def test_api_key(capsys: pytest.CaptureFixture[str]) -> None:
         args = ["benchmark", "--url", url, "--api-key", "sesame", "--num-prompts", "2", "--json"]
         code, out, _ = _run(args, capsys)
     assert code == 0 and json.loads(out)["measured"]["completed"] == 2
+
+
+def test_renamed_served_model(capsys: pytest.CaptureFixture[str]) -> None:
+    state = FakeServerState(model="my-llama", ttft_s=0, itl_s=0)
+    with fake_openai_server(state) as url:
+        code, out, _ = _run([*_bench(url), "-m", MODEL, "--json"], capsys)
+    data = json.loads(out)
+    assert code == 0 and data["served_model"] == "my-llama"
+    assert {body["model"] for body in state.requests} == {"my-llama"}
+    assert data["estimate"] is not None
+    assert "--served-model-name my-llama" in data["equivalent_command"]
+    assert any("as 'my-llama'" in n for n in data["notes"])

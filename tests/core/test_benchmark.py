@@ -10,12 +10,14 @@ from vllm_wizard.core.benchmark import (
     compare,
     completion_payload,
     default_num_prompts,
+    equivalent_bench_command,
     measured_factors,
     prompt_token_ids,
     summarize,
 )
 from vllm_wizard.core.corrections import PerformanceFactors
 from vllm_wizard.errors import NotOpenAICompatibleError, UserInputError
+from vllm_wizard.schemas.benchmark import BenchmarkWorkload
 from vllm_wizard.schemas.plan import PerformanceReport
 
 ESTIMATE = PerformanceReport(
@@ -93,3 +95,14 @@ def test_choose_served_model() -> None:
         choose_served_model(["a", "b"], "c", None)
     with pytest.raises(NotOpenAICompatibleError):
         choose_served_model([], "c", None)
+
+
+def test_equivalent_command_names_a_renamed_model() -> None:
+    w = BenchmarkWorkload(prompt_tokens=10, gen_tokens=5, concurrency=2, num_prompts=50, seed=1)
+    same = equivalent_bench_command("http://h:8000", "org/m", "org/m", w)
+    renamed = equivalent_bench_command("http://h:8000", "org/m", "my m", w)
+    assert "--served-model-name" not in same
+    assert "--model org/m --served-model-name 'my m' --dataset-name random" in renamed
+    assert (
+        "--random-input-len 10 --random-output-len 5 --max-concurrency 2 --num-prompts 50" in same
+    )

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
-from vllm_wizard.errors import UserInputError
+from vllm_wizard.errors import NotOpenAICompatibleError, UserInputError
 from vllm_wizard.schemas.request import DEFAULT_VLLM_VERSION, PlanRequest
 
 LABELS = {
@@ -109,12 +109,21 @@ def benchmark_command(
     info = probe_server(base, timeout_s=min(timeout_s, 30.0), api_key=api_key)
     served = bench.choose_served_model(info.models, model, served_model_name)
     version = vllm_version or info.vllm_version or DEFAULT_VLLM_VERSION
-    plan_fields: dict[str, Any] = {
-        k: v
-        for k, v in locals().items()
-        if k in PlanRequest.model_fields and k not in {"model", "vllm_version"} and v is not None
+    plan_inputs: dict[str, Any] = {
+        "gpu": gpu,
+        "gpus": gpus,
+        "vram_gb": vram_gb,
+        "tensor_parallel_size": tensor_parallel_size,
+        "dtype": dtype,
+        "quantization": quantization,
+        "kv_cache_dtype": kv_cache_dtype,
+        "max_model_len": max_model_len,
+        "prompt_tokens": prompt_tokens,
+        "gen_tokens": gen_tokens,
+        "concurrency": concurrency,
+        "use_corrections": use_corrections,
     }
-    result = _plan(model or served, version, plan_fields) if gpu or vram_gb else None
+    result = _plan(model or served, version, plan_inputs) if gpu or vram_gb else None
 
     run = _run_with_progress(
         lambda on_done: run_workload(
@@ -125,8 +134,6 @@ def benchmark_command(
     )
     measured = bench.summarize(run.records, run.duration_s)
     if measured.completed == 0:
-        from vllm_wizard.errors import NotOpenAICompatibleError
-
         raise NotOpenAICompatibleError(
             f"All {workload.num_prompts} requests to {base} failed "
             f"({'; '.join(measured.errors) or 'no detail'}); check the server's log.",
@@ -143,16 +150,18 @@ def benchmark_command(
         estimate=result.performance if result else None,
         comparison=comparison,
         factors_saved_to=saved_to,
-        equivalent_command=bench.equivalent_bench_command(base, model or served, workload),
+        equivalent_command=bench.equivalent_bench_command(base, model or served, served, workload),
         notes=_notes(workload, measured, served, model, result, version),
     )
     _print(report, as_json)
 
 
-def _plan(model: str, version: str, fields: dict[str, Any]) -> Any:
+def _plan(model: str, version: str, inputs: dict[str, Any]) -> Any:
+    """The plan for the benchmarked setup; options left unset keep the planner's defaults."""
     from vllm_wizard.core.planner import plan
 
-    return plan(PlanRequest(model=model, vllm_version=version, **fields))
+    given = {k: v for k, v in inputs.items() if v is not None}
+    return plan(PlanRequest(model=model, vllm_version=version, **given))
 
 
 def _run_with_progress(run: Any, label: str, total: int) -> Any:

@@ -164,8 +164,11 @@ def measured_factors(
     )
 
 
-def equivalent_bench_command(base_url: str, model: str, workload: BenchmarkWorkload) -> str:
+def equivalent_bench_command(
+    base_url: str, model: str, served_model: str, workload: BenchmarkWorkload
+) -> str:
     """The `vllm bench serve` line that sends the same workload (as the generated bench.sh)."""
+    renamed = ["--served-model-name", served_model] if served_model != model else []
     args = [
         "vllm",
         "bench",
@@ -176,6 +179,7 @@ def equivalent_bench_command(base_url: str, model: str, workload: BenchmarkWorkl
         base_url,
         "--model",
         model,
+        *renamed,
         "--dataset-name",
         "random",
         "--random-input-len",
