@@ -26,6 +26,8 @@ ESTIMATE = PerformanceReport(
     tpot_ms_range=(5.0, 20.0),
     prefill_toks_per_s_range=(1000.0, 4000.0),
     ttft_ms_range=(25.0, 100.0),
+    requests_per_s_range=(1.0, 4.0),
+    e2e_latency_ms_range=(500.0, 2000.0),
     assumptions=["a"],
 )
 

@@ -28,6 +28,8 @@ REPORT = PerformanceReport(
     tpot_ms_range=(6.7, 10.0),
     prefill_toks_per_s_range=(10000.0, 20000.0),
     ttft_ms_range=(50.0, 100.0),
+    requests_per_s_range=(3.125, 4.688),
+    e2e_latency_ms_range=(1750.0, 2650.0),
     assumptions=["a"],
 )
 
@@ -78,6 +80,9 @@ def test_apply_scales_times_up_and_rates_down() -> None:
     assert out.tpot_ms_range == (10.1, 15.0)
     assert out.decode_toks_per_s_range == (66.7, 100.0)
     assert out.output_toks_per_s_range == (400.0, 600.0)
+    assert out.requests_per_s_range == (1.562, 2.344)
+    # e2e = TTFT + decode part: (100 + 1700 x 1.5, 200 + 2550 x 1.5)
+    assert out.e2e_latency_ms_range == (2650.0, 4025.0)
     assert out.assumptions == REPORT.assumptions
     assert apply_performance_factors(REPORT, PerformanceFactors()) == REPORT
 

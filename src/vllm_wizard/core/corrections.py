@@ -88,15 +88,19 @@ def _read_store(path: Path) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-def _read_section(path: Path, section: str) -> dict[str, Any]:
-    entries = _read_store(path).get(section, {})
+def _section(document: dict[str, Any], section: str) -> dict[str, Any]:
+    entries = document.get(section, {})
     return entries if isinstance(entries, dict) else {}
+
+
+def _read_section(path: Path, section: str) -> dict[str, Any]:
+    return _section(_read_store(path), section)
 
 
 def _write_entry(path: Path, section: str, key: str, entry: dict[str, Any]) -> Path:
     """Store one entry, keeping every other section and entry of the file."""
     document = _read_store(path)
-    entries = _read_section(path, section)
+    entries = _section(document, section)
     entries[key] = entry
     document[section] = entries
     document["version"] = STORE_VERSION
@@ -168,19 +172,31 @@ def save_performance_factors(
 def apply_performance_factors(
     report: PerformanceReport, factors: PerformanceFactors
 ) -> PerformanceReport:
-    """Scale the estimate's ranges: times by their factor, rates by its inverse."""
+    """Scale the estimate's ranges: times by their factor, rates by its inverse; end-to-end
+    latency as its TTFT part and its decode part (e2e - TTFT) scaled separately."""
 
-    def scale(pair: tuple[float, float], by: float) -> tuple[float, float]:
-        return (round(pair[0] * by, 1), round(pair[1] * by, 1))
+    def scale(pair: tuple[float, float], by: float, digits: int = 1) -> tuple[float, float]:
+        return (round(pair[0] * by, digits), round(pair[1] * by, digits))
 
+    ttft, e2e = report.ttft_ms_range, report.e2e_latency_ms_range
+    decode_ms = (e2e[0] - ttft[0], e2e[1] - ttft[1])
+    new_ttft = scale(ttft, factors.ttft)
+    new_decode_ms = scale(decode_ms, factors.tpot)
     return report.model_copy(
         update={
-            "ttft_ms_range": scale(report.ttft_ms_range, factors.ttft),
+            "ttft_ms_range": new_ttft,
             "prefill_toks_per_s_range": scale(report.prefill_toks_per_s_range, 1 / factors.ttft),
             "tpot_ms_range": scale(report.tpot_ms_range, factors.tpot),
             "decode_toks_per_s_range": scale(report.decode_toks_per_s_range, 1 / factors.tpot),
             "output_toks_per_s_range": scale(
                 report.output_toks_per_s_range, factors.output_throughput
+            ),
+            "requests_per_s_range": scale(
+                report.requests_per_s_range, factors.output_throughput, digits=3
+            ),
+            "e2e_latency_ms_range": (
+                round(new_ttft[0] + new_decode_ms[0], 1),
+                round(new_ttft[1] + new_decode_ms[1], 1),
             ),
         }
     )
