@@ -65,7 +65,10 @@ def test_json_puts_measured_beside_estimate(
     plan = _plan_json(capsys)
     assert data["estimate"] == plan["performance"]
     by_metric = {c["metric"]: c for c in data["comparison"]}
-    assert set(by_metric) == {"ttft_ms", "tpot_ms", "output_toks_per_s"}
+    assert set(by_metric) == {"ttft_ms", "tpot_ms", "output_toks_per_s", "e2e_latency_ms"}
+    assert m["median_e2e_latency_ms"] == pytest.approx(
+        (TTFT_S + (GEN - 1) * ITL_S) * 1000, rel=0.10
+    )
     assert by_metric["tpot_ms"]["measured"] == m["median_tpot_ms"]
     assert data["factors_saved_to"] is None
 

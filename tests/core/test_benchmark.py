@@ -56,6 +56,7 @@ def test_summarize_medians_and_rates() -> None:
     assert m.median_ttft_ms == pytest.approx(200.0)
     assert m.mean_ttft_ms == pytest.approx(200.0)
     assert m.median_tpot_ms == pytest.approx(100.0)
+    assert m.median_e2e_latency_ms == pytest.approx(1100.0)
     assert m.mean_tpot_ms == pytest.approx(350 / 3, abs=0.001)
     assert m.total_output_tokens == 33 and m.output_toks_per_s == 16.5
     assert m.request_per_s == 1.5 and m.errors == ["HTTP 500: boom"]
@@ -73,6 +74,7 @@ def test_compare_and_factors() -> None:
     assert rows["tpot_ms"].ratio == pytest.approx(2.0)
     assert not rows["output_toks_per_s"].within_range
     assert rows["output_toks_per_s"].ratio == pytest.approx(0.1)
+    assert rows["e2e_latency_ms"].measured == pytest.approx(280.0)
     factors = measured_factors(list(rows.values()), PerformanceFactors())
     assert factors == PerformanceFactors(ttft=2.0, tpot=2.0, output_throughput=0.1)
     again = measured_factors(

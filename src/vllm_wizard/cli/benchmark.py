@@ -17,6 +17,7 @@ LABELS = {
     "ttft_ms": ("time to first token (median)", "ms"),
     "tpot_ms": ("time per output token (median)", "ms"),
     "output_toks_per_s": ("output, all requests", "tok/s"),
+    "e2e_latency_ms": ("end-to-end latency (median)", "ms"),
 }
 
 
@@ -252,8 +253,12 @@ def _print(report: Any, as_json: bool) -> None:
     for column in ("metric", "measured", "estimate", "measured / estimate"):
         table.add_column(column, justify="left" if column == "metric" else "right")
     compared = {c.metric: c for c in report.comparison}
-    values = {"ttft_ms": m.median_ttft_ms, "tpot_ms": m.median_tpot_ms}
-    values["output_toks_per_s"] = m.output_toks_per_s
+    values = {
+        "ttft_ms": m.median_ttft_ms,
+        "tpot_ms": m.median_tpot_ms,
+        "output_toks_per_s": m.output_toks_per_s,
+        "e2e_latency_ms": m.median_e2e_latency_ms,
+    }
     for key, (label, unit) in LABELS.items():
         c = compared.get(key)
         span = f"{c.estimate_range[0]:,.1f} - {c.estimate_range[1]:,.1f} {unit}" if c else "-"

@@ -123,6 +123,7 @@ def summarize(records: Sequence[RequestRecord], duration_s: float) -> BenchmarkM
         median_tpot_ms=_median(tpots),
         mean_tpot_ms=_mean(tpots),
         median_itl_ms=_median(gaps),
+        median_e2e_latency_ms=_median([r.latency_s * 1000 for r in done]),
         output_toks_per_s=round(output / duration_s, 2) if duration_s > 0 else 0.0,
         request_per_s=round(len(done) / duration_s, 3) if duration_s > 0 else 0.0,
         errors=sorted({r.error for r in records if r.error})[:5],
@@ -130,11 +131,12 @@ def summarize(records: Sequence[RequestRecord], duration_s: float) -> BenchmarkM
 
 
 def compare(measured: BenchmarkMeasurement, estimate: PerformanceReport) -> list[MetricComparison]:
-    """Measured TTFT, TPOT (medians) and output tok/s beside the estimate's ranges."""
+    """Measured TTFT, TPOT, e2e latency (medians) and output tok/s beside the estimate."""
     pairs: list[tuple[MetricName, float, tuple[float, float]]] = [
         ("ttft_ms", measured.median_ttft_ms, estimate.ttft_ms_range),
         ("tpot_ms", measured.median_tpot_ms, estimate.tpot_ms_range),
         ("output_toks_per_s", measured.output_toks_per_s, estimate.output_toks_per_s_range),
+        ("e2e_latency_ms", measured.median_e2e_latency_ms, estimate.e2e_latency_ms_range),
     ]
     return [
         MetricComparison(
