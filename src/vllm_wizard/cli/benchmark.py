@@ -216,7 +216,8 @@ def _notes(
     if workload.concurrency > 1:
         notes.append(
             "With several requests in flight, measured TTFT includes waiting behind other "
-            "prompts' prefill; the plan's TTFT assumes an idle server."
+            "prompts' prefill; the plan's TTFT range runs from an idle server (low) to "
+            "queueing behind a burst (high)."
         )
     if model and served != model:
         notes.append(f"The server serves {model!r} as {served!r}; requests used {served!r}.")
