@@ -12,12 +12,8 @@ from vllm_wizard.errors import error_document
 MAX_BODY_BYTES = 64 * 1024  # a plan request is well under 2 KiB
 
 
-class BodyTooLargeError(Exception):
-    """Raised inside the app when a streamed body passes the limit."""
-
-
 class BodySizeLimitMiddleware:
-    """Pure ASGI middleware: checks Content-Length, then counts streamed chunks."""
+    """Pure ASGI middleware: checks Content-Length, then reads the body (up to the limit) first."""
 
     def __init__(self, app: ASGIApp, max_body_bytes: int = MAX_BODY_BYTES) -> None:
         self.app = app
@@ -31,29 +27,20 @@ class BodySizeLimitMiddleware:
         if declared is not None and declared > self.max_body_bytes:
             await self._reject(send, declared)
             return
-        received = 0
-        started = False
+        body, size = await _read_body(receive, self.max_body_bytes)
+        if size > self.max_body_bytes:
+            await self._reject(send, size)
+            return
+        replayed = False
 
-        async def counting_receive() -> Message:
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.max_body_bytes:
-                    raise BodyTooLargeError
-            return message
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
 
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
-        try:
-            await self.app(scope, counting_receive, tracking_send)
-        except BodyTooLargeError:
-            if not started:
-                await self._reject(send, received)
+        await self.app(scope, replay, send)
 
     async def _reject(self, send: Send, size: int) -> None:
         document = error_document(
@@ -85,3 +72,20 @@ def _content_length(scope: Scope) -> int | None:
             except ValueError:
                 return None
     return None
+
+
+async def _read_body(receive: Receive, limit: int) -> tuple[bytes, int]:
+    """The body and its size in bytes; stops reading (size > limit) once it passes `limit`."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return b"".join(chunks), size
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return b"", size
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks), size
