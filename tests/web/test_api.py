@@ -200,3 +200,12 @@ def test_invalid_hub_id_is_422_not_a_crash(client: TestClient) -> None:
     response = client.post("/api/plan", json={"model": ":", "gpu": "H100"})
     assert response.status_code == 422
     assert response.json()["error"]["field"] == "model"
+
+
+def test_page_marks_an_overflowing_gpu_and_an_empty_kv_cache(client: TestClient) -> None:
+    html = client.get(
+        "/", params={"model": "meta-llama/Llama-3.1-70B-Instruct", "gpu": "L40S", "gpus": "2"}
+    ).text
+    assert "Does not fit" in html
+    assert 'id="gpu-total-line"' in html
+    assert 'id="no-kv-cache"' in html and 'id="concurrency-chart"' not in html
