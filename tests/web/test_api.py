@@ -209,3 +209,12 @@ def test_page_marks_an_overflowing_gpu_and_an_empty_kv_cache(client: TestClient)
     assert "Does not fit" in html
     assert 'id="gpu-total-line"' in html
     assert 'id="no-kv-cache"' in html and 'id="concurrency-chart"' not in html
+
+
+def test_body_that_is_not_utf8_is_422(client: TestClient) -> None:
+    # Found by the fuzz: FastAPI answers 400 when it cannot decode the body.
+    response = client.post(
+        "/api/plan", content=b"\xff\xfe\x02", headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 422
+    assert response.json()["error"]["field"] == "body"

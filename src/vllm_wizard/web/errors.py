@@ -29,11 +29,17 @@ LOCATION_PREFIXES = ("body", "query", "path", "header")
 
 
 def error_response(
-    status: int, message: str, *, field: str | None, value: object = None, fix: str | None = None
+    status: int,
+    message: str,
+    *,
+    field: str | None,
+    value: object = None,
+    fix: str | None = None,
+    headers: dict[str, str] | None = None,
 ) -> JSONResponse:
     """A JSON error answer in the shared shape."""
     document = error_document(message, field=field, value=_jsonable(value), fix=fix)
-    return JSONResponse(document, status_code=status)
+    return JSONResponse(document, status_code=status, headers=headers)
 
 
 def validation_error_response(errors: list[Any]) -> JSONResponse:
@@ -81,8 +87,19 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400:  # FastAPI could not decode the body (not UTF-8 JSON)
+            return error_response(
+                422,
+                f"body: {exc.detail}",
+                field="body",
+                fix="Send a JSON object encoded as UTF-8 (see /docs for its fields).",
+            )
         return error_response(
-            exc.status_code, str(exc.detail), field=None, fix="Check the URL and method in /docs."
+            exc.status_code,
+            str(exc.detail),
+            field=None,
+            fix="Check the URL and method in /docs.",
+            headers=exc.headers,
         )
 
     @app.exception_handler(Exception)
