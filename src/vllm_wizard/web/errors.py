@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -35,7 +36,7 @@ def error_response(
     field: str | None,
     value: object = None,
     fix: str | None = None,
-    headers: dict[str, str] | None = None,
+    headers: Mapping[str, str] | None = None,
 ) -> JSONResponse:
     """A JSON error answer in the shared shape."""
     document = error_document(message, field=field, value=_jsonable(value), fix=fix)
