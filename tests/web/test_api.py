@@ -162,7 +162,9 @@ def test_unknown_route_and_method_use_the_error_shape(client: TestClient) -> Non
 
 
 def test_docs_and_openapi_are_served(client: TestClient) -> None:
-    assert client.get("/docs").status_code == 200
+    docs = client.get("/docs")
+    assert docs.status_code == 200
+    assert "/static/swagger-ui-bundle.js" in docs.text and "cdn" not in docs.text
     paths = client.get("/openapi.json").json()["paths"]
     assert {"/api/plan", "/api/generate", "/api/size", "/api/gpus"} <= set(paths)
     assert "/api/catalog/gpus" in paths and "/api/catalog/models" in paths

@@ -14,6 +14,8 @@ LLAMA = "meta-llama/Llama-3.1-8B-Instruct"
 def page(browser: Any, live_server: str) -> Any:
     context = browser.new_context(viewport={"width": 1000, "height": 900})
     context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_server)
+    outside: list[str] = []
+    context.route(_is_outside(live_server), lambda route: _refuse(route, outside))
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
@@ -21,6 +23,16 @@ def page(browser: Any, live_server: str) -> Any:
     yield page
     context.close()
     assert not errors, errors
+    assert not outside, f"the page reached outside the server: {outside}"
+
+
+def _is_outside(live_server: str) -> Any:
+    return lambda url: not url.startswith((live_server, "data:", "blob:"))
+
+
+def _refuse(route: Any, log: list[str]) -> None:
+    log.append(route.request.url)
+    route.abort()
 
 
 def _plan(page: Any, model: str = LLAMA, context: str = "8192") -> None:
@@ -101,3 +113,14 @@ def test_phone_width_has_no_horizontal_scroll(browser: Any, live_server: str) ->
     page.locator("#fits-badge").wait_for()
     assert page.evaluate("document.documentElement.scrollWidth") <= 375
     context.close()
+
+
+def test_docs_render_offline(browser: Any, live_server: str) -> None:
+    context = browser.new_context()
+    outside: list[str] = []
+    context.route(_is_outside(live_server), lambda route: _refuse(route, outside))
+    page = context.new_page()
+    page.goto(live_server + "/docs")
+    page.locator(".opblock-summary-path", has_text="/api/plan").first.wait_for()
+    context.close()
+    assert not outside, outside

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import Body, FastAPI, Query, Request
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -63,6 +64,8 @@ def create_app(
         version=__version__,
         summary="Will this model fit on this GPU, how to launch vLLM for it, how fast it is.",
         description="Memory figures are GiB (2^30 bytes); speeds are approximate ranges.",
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.models_dir = models_dir.resolve() if models_dir is not None else None
     app.state.detector = detector or detect_gpus
@@ -70,6 +73,7 @@ def create_app(
     install_error_handlers(app)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     _add_api_routes(app)
+    _add_docs_route(app)
     _add_page_routes(app, Jinja2Templates(directory=HERE / "templates"))
     return app
 
@@ -139,6 +143,19 @@ def _add_api_routes(app: FastAPI) -> None:
     ) -> CatalogModels:
         """Built-in catalog models, then folders under --models-dir, filtered by `q`."""
         return _model_choices(app.state.models_dir, q)
+
+
+def _add_docs_route(app: FastAPI) -> None:
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        """Swagger UI from the vendored files, so the docs work offline too."""
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/openapi.json",
+            title="vllm-wizard API",
+            swagger_js_url="/static/swagger-ui-bundle.js",
+            swagger_css_url="/static/swagger-ui.css",
+            swagger_favicon_url="data:,",
+        )
 
 
 def _detected_document(detector: Detector) -> dict[str, Any]:
