@@ -27,12 +27,26 @@ PAGE_KEYS = ("tab",)
 
 
 def plan_fields(params: Mapping[str, str]) -> dict[str, str]:
-    """The non-empty PlanRequest fields among the query parameters, as strings."""
+    """The non-empty PlanRequest fields among the query parameters, as strings.
+
+    A value equal to the field's default is dropped, so the plan treats it as unset (the
+    form always posts every input, and "set explicitly" changes some warnings).
+    """
     return {
         key: value.strip()
         for key, value in params.items()
-        if key in PlanRequest.model_fields and value.strip()
+        if key in PlanRequest.model_fields and value.strip() and not _is_default(key, value)
     }
+
+
+def _is_default(key: str, value: str) -> bool:
+    default = PlanRequest.model_fields[key].default
+    if isinstance(default, float):
+        try:
+            return float(value) == default
+        except ValueError:
+            return False
+    return False
 
 
 def share_url(params: Mapping[str, str]) -> str:
