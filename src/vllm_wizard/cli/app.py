@@ -13,6 +13,7 @@ from vllm_wizard.cli.check_log import check_log
 from vllm_wizard.cli.detect import detect_command
 from vllm_wizard.cli.errors import EXIT_USER, report_error
 from vllm_wizard.cli.gpus import gpus_command
+from vllm_wizard.cli.size import size_command
 from vllm_wizard.schemas.request import DEFAULT_VLLM_VERSION, PlanRequest
 
 app = typer.Typer(
@@ -146,6 +147,7 @@ def plan_command(
 app.command("check-log")(check_log)
 app.command("gpus")(gpus_command)
 app.command("detect")(detect_command)
+app.command("size")(size_command)
 
 
 def main(argv: list[str] | None = None) -> None:
