@@ -22,6 +22,7 @@ def _help(field: str) -> str:
     return SizeRequest.model_fields[field].description or ""
 
 
+PIPE_WIDTH = 150
 OptInt = int | None
 OptFloat = float | None
 
@@ -127,7 +128,8 @@ def _print_pick(result: SizeResult, pick: int, as_json: bool) -> None:
 def _print_result(result: SizeResult) -> None:
     from rich.console import Console
 
-    out = Console(highlight=False)
+    # A pipe gets a width that keeps each option on one line; a terminal keeps its own.
+    out = Console(highlight=False, width=None if sys.stdout.isatty() else PIPE_WIDTH)
     if not result.options:
         out.print(f"No option found for {result.model}.", markup=False)
     else:
@@ -137,6 +139,10 @@ def _print_result(result: SizeResult) -> None:
             "faster per token. Run again with --pick N for the full plan of row N.",
             markup=False,
         )
+        below = [r for r in result.pareto_ranks if r > len(result.options)]
+        if below:
+            shown = ", ".join(str(r) for r in below[:8])
+            out.print(f"  Also on the front, below this table: ranks {shown} (--top).")
     for a in result.assumptions:
         out.print(f"  - {a}", markup=False)
     err = Console(stderr=True, highlight=False)

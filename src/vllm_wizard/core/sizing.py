@@ -182,11 +182,12 @@ def size(request: SizeRequest) -> SizeResult:
         for i, hit in enumerate(ranked[: request.top])
     ]
     if not found:
-        notes.append(_nothing_fits_hint(request))
+        notes.append(_nothing_fits_hint())
     return SizeResult(
         model=request.model,
         target=_target_dict(search),
         options=options,
+        pareto_ranks=[i + 1 for i, hit in enumerate(ranked) if id(hit) in pareto],
         search=SizeSearchStats(
             gpu_types=len(shortlist),
             layouts=search.layouts,
@@ -212,6 +213,7 @@ def _new_search(request: SizeRequest, meta: ModelMetadata, notes: list[str]) -> 
             "--prompt-tokens/--gen-tokens or --max-model-len.",
             field="max_model_len",
         )
+    _check_one_target(request)
     tps = request.target_output_tps
     if request.target_rps is not None:
         tps = request.target_rps * request.gen_tokens
@@ -226,6 +228,18 @@ def _new_search(request: SizeRequest, meta: ModelMetadata, notes: list[str]) -> 
         target_concurrency=concurrency,
         target_output_tps=tps,
     )
+
+
+def _check_one_target(request: SizeRequest) -> None:
+    given = [
+        "--" + name.replace("_", "-")
+        for name in ("concurrency", "target_rps", "target_output_tps")
+        if getattr(request, name) is not None
+    ]
+    if len(given) > 1:
+        raise InvalidParameterError(
+            f"{' and '.join(given)} each set a target; give only one of them.", field="target"
+        )
 
 
 def _shortlist(request: SizeRequest, notes: list[str]) -> list[tuple[GpuSpec, float | None]]:
@@ -700,7 +714,7 @@ def _assumptions(request: SizeRequest) -> list[str]:
     ]
 
 
-def _nothing_fits_hint(request: SizeRequest) -> str:
+def _nothing_fits_hint() -> str:
     return (
         "No layout fits and meets the limits; try more --max-nodes or --max-gpus, a shorter "
         "--max-model-len, looser --max-tpot-ms / --max-ttft-ms, or other --gpu types."

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from vllm_wizard.schemas.request import DEFAULT_VLLM_VERSION
 
@@ -63,18 +63,6 @@ class SizeRequest(BaseModel):
     fragmentation_factor: float = Field(default=1.15, ge=1.0, le=3.0, description="KV safety.")
     vllm_version: str = Field(default=DEFAULT_VLLM_VERSION, description="vLLM release.")
     top: int = Field(default=10, ge=1, le=10_000, description="How many options to return.")
-
-    @model_validator(mode="after")
-    def _one_target(self) -> SizeRequest:
-        given = [
-            name
-            for name in ("concurrency", "target_rps", "target_output_tps")
-            if getattr(self, name) is not None
-        ]
-        if len(given) > 1:
-            flags = " and ".join("--" + name.replace("_", "-") for name in given)
-            raise ValueError(f"{flags} are both targets; give only one of them")
-        return self
 
 
 class SizeOption(BaseModel):
@@ -135,6 +123,9 @@ class SizeResult(BaseModel):
     model: str = Field(description="Model id as given.")
     target: dict[str, float] = Field(description="The target searched for, by flag name.")
     options: list[SizeOption] = Field(description="Top options, best first.")
+    pareto_ranks: list[int] = Field(
+        description="Ranks of every Pareto option, including those below the top shown."
+    )
     search: SizeSearchStats = Field(description="Size of the search.")
     assumptions: list[str] = Field(description="What the estimates assume.")
     notes: list[str] = Field(description="GPUs skipped and other things to know.")
