@@ -187,6 +187,10 @@ def test_bad_price_and_unknown_gpu_are_user_errors() -> None:
 def test_context_longer_than_the_model_is_refused() -> None:
     with pytest.raises(InvalidParameterError, match="max-model-len"):
         size(SizeRequest(model=LLAMA_70B, prompt_tokens=200_000, concurrency=1))
+    with pytest.raises(InvalidParameterError, match="--max-model-len 200000 exceeds"):
+        size(SizeRequest(model=LLAMA_70B, max_model_len=200_000, concurrency=1))
+    with pytest.raises(InvalidParameterError, match="do not fit in a context of 1024"):
+        size(SizeRequest(model=LLAMA_70B, max_model_len=1024, concurrency=1))
 
 
 def test_nothing_fits_gives_empty_options_and_a_hint() -> None:

@@ -27,6 +27,7 @@ from vllm_wizard.core.memory import (
 )
 from vllm_wizard.core.model_source import load_model_metadata
 from vllm_wizard.core.performance import PerfInputs, active_weight_bytes, estimate_performance
+from vllm_wizard.core.planner import CONTEXT_ROUNDING, DEFAULT_MAX_MODEL_LEN
 from vllm_wizard.core.recommend import (
     is_valid_tp,
     recommend_max_num_batched_tokens,
@@ -48,10 +49,11 @@ from vllm_wizard.units import bytes_to_gib, gib_to_bytes
 
 GPUS_PER_NODE = (1, 2, 4, 8)
 MULTI_NODE_GPUS_PER_NODE = (4, 8)
-# Per-replica concurrencies tried (about x1.5 apart); the top stays under vLLM's default
-# max_num_seqs of 1024 on large GPUs.
-CONCURRENCY_LADDER = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512)
-CONTEXT_ROUNDING = 256
+# Most sequences one replica is asked to run; below vLLM's default max_num_seqs of 1024
+# on large GPUs.
+MAX_REPLICA_CONCURRENCY = 512
+# Bisections over concurrency stop once the bracket is within 1/10 of the value found.
+CONCURRENCY_TOLERANCE = 10
 FOUR_BIT_METHOD = "awq"
 # Minimum compute capability (x10) of vLLM's FP8 (Marlin weight-only below 8.9) and AWQ kernels.
 FP8_WEIGHTS_MIN_CC = 75
@@ -202,15 +204,20 @@ def size(request: SizeRequest) -> SizeResult:
 
 def _new_search(request: SizeRequest, meta: ModelMetadata, notes: list[str]) -> _Search:
     """Resolve the target and the context length to plan every option for."""
-    model_max = meta.max_position_embeddings or 2048
+    model_max = meta.max_position_embeddings or DEFAULT_MAX_MODEL_LEN
     wanted = request.prompt_tokens + request.gen_tokens
+    if (request.max_model_len or 0) > model_max:
+        raise InvalidParameterError(
+            f"--max-model-len {request.max_model_len} exceeds the {model_max} tokens "
+            f"{meta.model_id} supports; use --max-model-len {model_max} or less.",
+            field="max_model_len",
+        )
     context = request.max_model_len or math.ceil(wanted / CONTEXT_ROUNDING) * CONTEXT_ROUNDING
     context = min(context, model_max)
-    if context < wanted or (request.max_model_len or 0) > model_max:
+    if context < wanted:
         raise InvalidParameterError(
-            f"--max-model-len / prompt + gen ({max(wanted, request.max_model_len or 0)} tokens) "
-            f"exceeds what {meta.model_id} supports ({model_max} tokens); shorten "
-            "--prompt-tokens/--gen-tokens or --max-model-len.",
+            f"--prompt-tokens + --gen-tokens = {wanted} tokens do not fit in a context of "
+            f"{context}; shorten them or raise --max-model-len (the model supports {model_max}).",
             field="max_model_len",
         )
     _check_one_target(request)
@@ -407,9 +414,13 @@ def _search_layout(
     def at(concurrency: int) -> _Evaluation:
         return _evaluate(search, spec, precision, kv_dtype, layout, concurrency)
 
-    cap = min(search.target_concurrency or CONCURRENCY_LADDER[-1], CONCURRENCY_LADDER[-1])
-    ladder = sorted({c for c in CONCURRENCY_LADDER if c < cap} | {cap})
-    best = _best_concurrency(ladder, at, _sequence_kv_bytes(search, spec, kv_dtype, layout))
+    cap = min(search.target_concurrency or MAX_REPLICA_CONCURRENCY, MAX_REPLICA_CONCURRENCY)
+    best = _best_concurrency(
+        cap,
+        at,
+        _sequence_kv_bytes(search, spec, kv_dtype, layout),
+        gib_to_bytes(search.request.headroom_gb),
+    )
     if best is None:
         return None
     if search.target_concurrency is not None:
@@ -418,7 +429,7 @@ def _search_layout(
     else:
         tps = search.target_output_tps or 0.0
         replicas = max(1, math.ceil(tps / best.speed.output_toks_per_s))
-        final = _enough_concurrency(ladder, at, best, tps / replicas)
+        final = _enough_concurrency(at, best, tps / replicas)
     if not final.ok or layout.gpus * replicas > search.request.max_gpus:
         return None
     return _Found(spec, price, precision, kv_dtype, layout, replicas, final)
@@ -433,64 +444,68 @@ def _sequence_kv_bytes(search: _Search, spec: GpuSpec, kv_dtype: str, layout: _L
 
 
 def _best_concurrency(
-    ladder: list[int], at: Callable[[int], _Evaluation], sequence_bytes: float
+    top: int,
+    at: Callable[[int], _Evaluation],
+    sequence_bytes: float,
+    min_headroom_bytes: int,
 ) -> _Evaluation | None:
-    """The largest ladder concurrency that is ok; ok falls as concurrency grows.
+    """About the largest concurrency up to `top` that is ok (within 10%); ok falls as it grows.
 
-    The headroom at the smallest concurrency bounds how many more sequences the memory
-    holds, so most layouts settle with two or three budgets instead of a full search.
+    The spare memory at one sequence bounds how many more fit; that bound is tried first,
+    then the bound less the sequences the growing activation peak took, then a bisection.
+    Most layouts settle in two to four budgets.
     """
-    first = at(ladder[0])
+    first = at(1)
     if not first.ok:
         return None
-    extra = first.headroom_bytes // sequence_bytes if sequence_bytes > 0 else math.inf
-    candidates = [c for c in ladder[1:] if c <= ladder[0] + extra]
-    if not candidates:
+    spare = first.headroom_bytes - min_headroom_bytes
+    high = int(min(top, 1 + spare // sequence_bytes)) if sequence_bytes > 0 else top
+    if high <= 1:
         return first
-    top = at(candidates[-1])
-    if top.ok:
-        return top
-    return _last_true(candidates[:-1], at) or first
-
-
-def _last_true(ladder: list[int], at: Callable[[int], _Evaluation]) -> _Evaluation | None:
-    """Binary search: the evaluation at the largest ladder value that is ok (ok is monotone)."""
-    low, high, best = 0, len(ladder) - 1, None
-    while low <= high:
-        mid = (low + high) // 2
-        evaluation = at(ladder[mid])
+    upper = at(high)
+    if upper.ok:
+        return upper
+    low, guess = first, high
+    if not upper.fits and sequence_bytes > 0:
+        shortfall = min_headroom_bytes - upper.headroom_bytes
+        guess = high - max(1, math.ceil(shortfall / sequence_bytes))
+    while high - low.concurrency > max(1, low.concurrency // CONCURRENCY_TOLERANCE):
+        mid = guess if low.concurrency < guess < high else (low.concurrency + high) // 2
+        guess = 0
+        evaluation = at(mid)
         if evaluation.ok:
-            best, low = evaluation, mid + 1
+            low = evaluation
         else:
-            high = mid - 1
-    return best
+            high = mid
+    return low
 
 
 def _enough_concurrency(
-    ladder: list[int], at: Callable[[int], _Evaluation], best: _Evaluation, share: float
+    at: Callable[[int], _Evaluation], best: _Evaluation, share: float
 ) -> _Evaluation:
-    """The lowest concurrency up to `best` whose tok/s still covers a replica's `share`.
+    """About the lowest concurrency up to `best` whose tok/s covers a replica's `share`.
 
     A decode step never gets shorter with more sequences, so tok/s per sequence at a lower
     concurrency is at least that at `best`: scaling down in proportion gives an upper bound,
-    and a binary search over the ladder below it finds where throughput saturates.
+    and a bisection below it (within 10%) finds where throughput saturates.
     """
+
+    def enough(evaluation: _Evaluation) -> bool:
+        return evaluation.ok and evaluation.speed.output_toks_per_s >= share
+
     per_sequence = best.speed.output_toks_per_s / best.concurrency
     bound = min(best.concurrency, max(1, math.ceil(share / per_sequence)))
     chosen = best
     if bound < best.concurrency:
         upper = at(bound)
-        if upper.ok and upper.speed.output_toks_per_s >= share:
-            chosen = upper
-    candidates = [c for c in ladder if c < chosen.concurrency]
-    low, high = 0, len(candidates) - 1
-    while low <= high:
-        mid = (low + high) // 2
-        evaluation = at(candidates[mid])
-        if evaluation.ok and evaluation.speed.output_toks_per_s >= share:
-            chosen, high = evaluation, mid - 1
+        chosen = upper if enough(upper) else best
+    low = 0
+    while chosen.concurrency - low > max(1, chosen.concurrency // CONCURRENCY_TOLERANCE):
+        evaluation = at((low + chosen.concurrency) // 2)
+        if enough(evaluation):
+            chosen = evaluation
         else:
-            low = mid + 1
+            low = evaluation.concurrency
     return chosen
 
 
