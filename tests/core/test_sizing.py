@@ -6,6 +6,8 @@ import math
 from functools import cache
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from vllm_wizard.core.gpu_catalog import resolve_gpu
 from vllm_wizard.core.memory import weights_bytes_per_gpu
@@ -199,3 +201,49 @@ def test_nothing_fits_gives_empty_options_and_a_hint() -> None:
     )
     assert result.options == []
     assert any("No layout fits" in n for n in result.notes)
+
+
+def _fake_layout(max_ok: int, sequence_bytes: int, activation_per_seq: int) -> object:
+    """`at` for a layout whose memory holds `max_ok` sequences once activation grows."""
+    from vllm_wizard.core.sizing import _Evaluation, _Speed
+
+    spare = (max_ok + 1) * (sequence_bytes + activation_per_seq) - 1
+
+    def at(concurrency: int) -> _Evaluation:
+        headroom = spare - concurrency * (sequence_bytes + activation_per_seq)
+        fits = headroom >= 0
+        speed = _Speed(output_toks_per_s=10.0 * concurrency**0.5, ttft_ms=1.0, tpot_ms=1.0)
+        return _Evaluation(concurrency, fits, headroom, speed, ok=fits)
+
+    return at
+
+
+@given(
+    max_ok=st.integers(min_value=0, max_value=600),
+    activation=st.integers(min_value=0, max_value=5000),
+)
+@settings(max_examples=200, deadline=None)
+def test_best_concurrency_is_the_largest_within_tolerance(max_ok: int, activation: int) -> None:
+    from vllm_wizard.core.sizing import CONCURRENCY_TOLERANCE, _best_concurrency
+
+    at = _fake_layout(max_ok, 1000, activation)
+    best = _best_concurrency(512, at, 1000.0, 0)  # type: ignore[arg-type]
+    if max_ok < 1:
+        assert best is None
+        return
+    assert best is not None and best.ok
+    truth = min(max_ok, 512)
+    assert truth - max(1, truth // CONCURRENCY_TOLERANCE) <= best.concurrency <= truth
+
+
+@given(share=st.floats(min_value=1.0, max_value=220.0))
+@settings(max_examples=100, deadline=None)
+def test_enough_concurrency_covers_the_share_without_much_excess(share: float) -> None:
+    from vllm_wizard.core.sizing import _enough_concurrency
+
+    at = _fake_layout(512, 1000, 0)
+    best = at(512)  # type: ignore[operator]
+    chosen = _enough_concurrency(at, best, share)  # type: ignore[arg-type]
+    assert chosen.speed.output_toks_per_s >= share
+    lowest = math.ceil((share / 10.0) ** 2)
+    assert chosen.concurrency <= max(lowest + 1, math.ceil(lowest * 1.1) + 1)
