@@ -39,11 +39,17 @@ def size_command(
     max_tpot_ms: Annotated[OptFloat, typer.Option(help=_help("max_tpot_ms"))] = None,
     gpu: Annotated[
         list[str] | None,
-        typer.Option("--gpu", help="GPU to consider; repeat for a shortlist [default: catalog]."),
+        typer.Option(
+            "--gpu",
+            metavar="GPU",
+            help="GPU to consider; repeat for a shortlist [default: catalog].",
+        ),
     ] = None,
     price: Annotated[
         list[str] | None,
-        typer.Option("--price", help="Price override, GPU=USD_PER_GPU_HOUR; repeatable."),
+        typer.Option(
+            "--price", metavar="GPU=USD", help="Price override, GPU=USD_PER_GPU_HOUR; repeatable."
+        ),
     ] = None,
     max_nodes: Annotated[int, typer.Option(help=_help("max_nodes"))] = 4,
     max_gpus: Annotated[int, typer.Option(help=_help("max_gpus"))] = 256,

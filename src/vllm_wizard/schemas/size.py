@@ -59,8 +59,12 @@ class SizeRequest(BaseModel):
     gpu_memory_utilization: float = Field(
         default=0.90, ge=0.05, le=0.99, description="Fraction of each GPU's memory vLLM may use."
     )
-    headroom_gb: float = Field(default=1.0, ge=0, le=1024, description="Minimum spare GiB.")
-    fragmentation_factor: float = Field(default=1.15, ge=1.0, le=3.0, description="KV safety.")
+    headroom_gb: float = Field(
+        default=1.0, ge=0, le=1024, description="Minimum spare GiB per replica."
+    )
+    fragmentation_factor: float = Field(
+        default=1.15, ge=1.0, le=3.0, description="Safety factor on the workload's KV cache."
+    )
     vllm_version: str = Field(default=DEFAULT_VLLM_VERSION, description="vLLM release.")
     top: int = Field(default=10, ge=1, le=10_000, description="How many options to return.")
 
