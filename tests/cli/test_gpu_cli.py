@@ -17,7 +17,8 @@ from vllm_wizard.schemas.gpu import GpuInventory
 GPUS_JSON_KEYS = {
     "name", "aliases", "memory_gib", "memory_bandwidth_gbps", "bf16_tflops_dense",
     "fp8_tflops_dense", "int8_tops_dense", "compute_capability", "interconnect",
-    "interconnect_gbps", "form_factor", "price_usd_per_hour", "price_as_of", "source",
+    "interconnect_gbps", "form_factor", "price_usd_per_hour", "price_as_of", "price_source",
+    "source",
 }  # fmt: skip
 
 
@@ -52,9 +53,17 @@ def test_gpus_query_filters_and_prints_a_table(capsys: pytest.CaptureFixture[str
 
 
 def test_gpus_unknown_query_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
-    code, _, err = run_cli(capsys, "gpus", "zzz")
+    code, _, err = run_cli(capsys, "gpus", "H1000")
     assert code == 2
-    assert "No catalog GPU matches 'zzz'" in err
+    assert "GPU 'H1000' is not in the catalog (closest: 'H200" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_gpus_query_resolves_a_cloud_instance(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run_cli(capsys, "gpus", "p5.48xlarge", "--json")
+    assert code == 0
+    assert [g["name"] for g in json.loads(out)["gpus"]] == ["H100 SXM 80GB"]
+    assert "8x H100 SXM 80GB" in err
 
 
 def test_detect_without_gpu_exits_1_with_one_line(

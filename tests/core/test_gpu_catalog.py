@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import time
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -232,6 +234,26 @@ def test_row_is_plausible(spec: GpuSpec) -> None:
         assert spec.fp8_support == (spec.compute_capability in {"gfx942", "gfx950"})
     assert (spec.price_usd_per_hour is None) == (spec.price_as_of is None)
     assert spec.source.startswith("https://")
+
+
+@pytest.mark.parametrize("spec", load_gpu_catalog(), ids=lambda spec: spec.name)
+def test_row_has_a_dated_sourced_price(spec: GpuSpec) -> None:
+    assert spec.price_usd_per_hour is not None, spec.name
+    assert spec.price_as_of is not None
+    assert re.fullmatch(r"20\d\d-(0[1-9]|1[0-2])", spec.price_as_of), spec.price_as_of
+    assert spec.price_source is not None
+    url = urlsplit(spec.price_source)
+    assert url.scheme == "https" and "." in url.netloc, spec.price_source
+    assert " " not in spec.price_source
+
+
+def test_price_source_is_optional_in_the_schema() -> None:
+    row = gpu_entry(load_gpu_catalog()[0])
+    row.pop("memory_gib")
+    row["price_source"] = None
+    assert GpuSpec.model_validate(row).price_source is None
+    assert "price_source" in GpuSpec.model_fields
+    assert GpuSpec.model_fields["price_source"].description
 
 
 def test_list_gpus_without_query_returns_everything() -> None:

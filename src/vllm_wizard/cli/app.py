@@ -94,8 +94,8 @@ def plan_command(
     streaming: Annotated[bool, typer.Option(help=_help("streaming"))] = True,
     batching_mode: Annotated[str, typer.Option(help=_help("batching_mode"))] = "balanced",
     gpu_memory_utilization: Annotated[
-        float, typer.Option(help=_help("gpu_memory_utilization"))
-    ] = 0.90,
+        OptFloat, typer.Option(help=_help("gpu_memory_utilization", "0.90"))
+    ] = None,
     overhead_gb: Annotated[OptFloat, typer.Option(help=_help("overhead_gb", "estimated"))] = None,
     fragmentation_factor: Annotated[float, typer.Option(help=_help("fragmentation_factor"))] = 1.15,
     headroom_gb: Annotated[float, typer.Option(help=_help("headroom_gb"))] = 1.0,

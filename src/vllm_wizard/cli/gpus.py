@@ -8,8 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from vllm_wizard.core.gpu_catalog import gpu_entry, list_gpus
-from vllm_wizard.errors import UnknownGpuError
+from vllm_wizard.core.gpu_catalog import gpu_entry, list_gpus, resolve_gpu
 from vllm_wizard.schemas.gpu import GpuSpec
 
 if TYPE_CHECKING:
@@ -19,7 +18,10 @@ if TYPE_CHECKING:
 def gpus_command(
     query: Annotated[
         str | None,
-        typer.Argument(help="Show only GPUs whose name or alias contains this text."),
+        typer.Argument(
+            help="Show only GPUs whose name or alias contains this text, or the GPU of a cloud "
+            "instance type (p5.48xlarge)."
+        ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help='Print {"gpus": [...]}.')] = False,
 ) -> None:
@@ -32,11 +34,11 @@ def gpus_command(
       vllm-wizard gpus h100 --json
     """
     specs = list_gpus(query)
-    if not specs:
-        raise UnknownGpuError(
-            f"No catalog GPU matches {query!r}. Run `vllm-wizard gpus` for the full list.",
-            field="gpu",
-        )
+    if not specs and query is not None:
+        match = resolve_gpu(query)  # instance names, loose spellings; raises with the closest rows
+        specs = [match.spec]
+        if match.note:
+            sys.stderr.write(f"note: {match.note}\n")
     if as_json:
         sys.stdout.write(json.dumps({"gpus": [gpu_entry(s) for s in specs]}, indent=2) + "\n")
         return

@@ -141,8 +141,10 @@ def _performance_table(r: PlanResult) -> Table:
     t.add_row("time per output token", _range(p.tpot_ms_range, "ms"))
     t.add_row("prefill", _range(p.prefill_toks_per_s_range, "tok/s"))
     t.add_row("time to first token", _range(p.ttft_ms_range, "ms"))
+    t.add_row("requests", _range(p.requests_per_s_range, "req/s", digits=2))
+    t.add_row("end-to-end latency", _range(p.e2e_latency_ms_range, "ms"))
     return t
 
 
-def _range(pair: tuple[float, float], unit: str) -> str:
-    return f"{pair[0]:,.1f} - {pair[1]:,.1f} {unit}"
+def _range(pair: tuple[float, float], unit: str, digits: int = 1) -> str:
+    return f"{pair[0]:,.{digits}f} - {pair[1]:,.{digits}f} {unit}"

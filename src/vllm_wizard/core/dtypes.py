@@ -110,6 +110,43 @@ def normalize_quantization(value: str | None, allowed: frozenset[str]) -> str | 
     return key
 
 
+# Methods vLLM applies to an unquantized checkpoint while loading it.
+_ONLINE_QUANTIZATION = frozenset(
+    {"fp8", "ptpc_fp8", "experts_int8", "int8_per_channel_weight_only", "fp8_per_block"}
+)
+
+# Kernel variants vLLM accepts in place of the checkpoint's own method.
+_QUANT_FAMILY = {"awq_marlin": "awq", "gptq_marlin": "gptq", "gptq_marlin_24": "gptq"}
+
+
+def check_quantization_against_checkpoint(requested: str | None, checkpoint: str | None) -> None:
+    """Refuse a --quantization that the checkpoint cannot be loaded with, as vLLM would.
+
+    An unquantized checkpoint takes only the methods vLLM applies while loading (fp8 and
+    friends); a quantized one takes its own method or a kernel variant of it.
+    """
+    if requested is None:
+        return
+    if checkpoint is None:
+        if requested in _ONLINE_QUANTIZATION:
+            return
+        raise InvalidParameterError(
+            f"--quantization {requested}: the checkpoint is not quantized, and vLLM cannot "
+            f"quantize to {requested} while loading; use a checkpoint already quantized with "
+            f"{requested}, --quantization fp8, or drop the flag.",
+            field="quantization",
+        )
+    family = _QUANT_FAMILY.get(requested, requested)
+    if family != _QUANT_FAMILY.get(checkpoint, checkpoint):
+        raise InvalidParameterError(
+            f"--quantization {requested} contradicts the checkpoint, which is quantized with "
+            f"{checkpoint}; vLLM refuses the mismatch. Drop --quantization (vLLM reads the "
+            "method from the checkpoint) or pick a checkpoint quantized with "
+            f"{requested}.",
+            field="quantization",
+        )
+
+
 def weight_bytes_per_param(quantization: str) -> float:
     """Approximate stored bytes per quantized linear-layer parameter, scales included."""
     method = quantization.lower()

@@ -10,7 +10,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from vllm_wizard.errors import MissingConfigFieldError, UnsupportedModelError
+from pydantic import ValidationError
+
+from vllm_wizard.errors import (
+    MissingConfigFieldError,
+    UnsupportedModelError,
+    UserInputError,
+    WizardError,
+)
 from vllm_wizard.schemas.model import ModelMetadata, ModelSource, WeightsSource
 
 Config = Mapping[str, Any]
@@ -129,7 +136,48 @@ def parse_model_config(
     params_b: float | None = None,
     extra_files: Mapping[str, Config] | None = None,
 ) -> ModelMetadata:
-    """Normalise one config.json (plus sidecar files) into ModelMetadata."""
+    """Normalise one config.json (plus sidecar files) into ModelMetadata.
+
+    A field of the wrong type or an impossible value raises UserInputError, never a bare
+    TypeError: configs come from anywhere.
+    """
+    try:
+        return _parse_model_config(
+            config,
+            model_id=model_id,
+            source=source,
+            safetensors=safetensors,
+            params_b=params_b,
+            extra_files=extra_files,
+        )
+    except WizardError:
+        raise
+    except (TypeError, ValueError, KeyError, AttributeError, ArithmeticError) as exc:
+        raise UserInputError(
+            f"config.json of {model_id} has a field of the wrong type or an impossible value "
+            f"({_short_reason(exc)}); compare it with the model's original config.json.",
+            field="model",
+        ) from None
+
+
+def _short_reason(exc: Exception) -> str:
+    """One line saying what went wrong, without pydantic's multi-line report."""
+    if isinstance(exc, ValidationError):
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        return f"{where}: {first['msg']}"
+    return f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+
+
+def _parse_model_config(
+    config: Config,
+    *,
+    model_id: str,
+    source: ModelSource,
+    safetensors: SafetensorsSummary | None,
+    params_b: float | None,
+    extra_files: Mapping[str, Config] | None,
+) -> ModelMetadata:
     outer = config
     text = _text_config(config)
     notes: list[str] = []

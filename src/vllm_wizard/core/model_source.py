@@ -27,6 +27,7 @@ def load_model_metadata(
 ) -> ModelMetadata:
     """Resolve `model` (folder, config.json path or Hub id) to ModelMetadata."""
     path = Path(model).expanduser()
+    _refuse_gguf(path)
     if path.is_dir():
         return _from_folder(path, model, "local", params_b)
     if path.is_file():
@@ -53,13 +54,48 @@ def load_model_metadata(
     )
 
 
+def _refuse_gguf(path: Path) -> None:
+    """A GGUF file, or a folder holding only GGUF files, has no config.json to size from."""
+    gguf = path.suffix.lower() == ".gguf" or (
+        path.is_dir() and not (path / "config.json").exists() and any(path.glob("*.gguf"))
+    )
+    if gguf:
+        raise UserInputError(
+            f"--model '{path}' is a GGUF checkpoint; vllm-wizard sizes models from config.json. "
+            "Pass the original model's Hub id or config folder, with --params-b for the GGUF's "
+            "size if it differs.",
+            field="model",
+        )
+
+
 def _looks_like_path(model: str) -> bool:
     return model.startswith((".", "/", "~")) or model.endswith(".json") or model.count("/") > 1
 
 
+MAX_CONFIG_BYTES = 16 * 1024 * 1024
+
+
 def _read_json(path: Path) -> dict[str, Any]:
     try:
-        data = json.loads(path.read_text("utf-8"))
+        size = path.stat().st_size
+        if size > MAX_CONFIG_BYTES:
+            raise UserInputError(
+                f"{path} is {size} bytes, too large for a model config (limit "
+                f"{MAX_CONFIG_BYTES}); point --model at the folder with the real config.json.",
+                field="model",
+            )
+        data = json.loads(path.read_bytes().decode("utf-8"))
+    except OSError as exc:
+        raise UserInputError(
+            f"{path} cannot be read ({exc.strerror}); check its permissions or re-download it.",
+            field="model",
+        ) from None
+    except UnicodeDecodeError:
+        raise UserInputError(
+            f"{path} is not UTF-8 text, so not a config.json; point --model at the folder "
+            "with the model's config.json.",
+            field="model",
+        ) from None
     except json.JSONDecodeError as exc:
         raise UserInputError(
             f"{path} is not valid JSON ({exc.msg} at line {exc.lineno}); fix or re-download it.",

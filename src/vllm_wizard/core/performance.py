@@ -1,98 +1,439 @@
-"""Approximate decode and prefill speed from memory bandwidth and compute.
+"""Decode, prefill and serving speed from a calibrated roofline, always as [low, high] ranges.
 
-A plain roofline: one decode step streams the active weights and every running
-sequence's KV cache from HBM, or is bound by the matrix FLOPs, whichever is slower.
-Efficiencies are ranges, so every figure is a [low, high] pair.
+One decode step of a replica at batch B and context c takes the larger of
+bytes moved / (HBM bandwidth x efficiency) and FLOPs / (tensor rate x efficiency),
+plus two tensor-parallel all-reduces per layer and overheads (per step, per running
+sequence, per routed expert and layer). Bytes moved are the weights each GPU reads (for
+MoE only the experts a batch of B tokens touches) and the KV cache of the running
+sequences. Prefill is 2 x active parameters per token plus attention's quadratic term at
+the dense tensor rate x efficiency, in chunks of max_num_batched_tokens. Times are
+seconds, rates tokens/s, bandwidth 10^9 B/s, tensor rates 10^12 FLOP/s.
+
+The efficiencies live in `core/data/perf_calibration.json`, fitted per GPU class by
+`benchmarks/perf_accuracy.py --fit` on public vLLM measurements; the range is the
+midpoint times / divided by the square root of the fitted spread (at most 2x wide), and
+its high end never exceeds the plain roofline.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+import math
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from typing import Any
 
+from vllm_wizard.schemas.gpu import GpuSpec
 from vllm_wizard.schemas.model import ModelMetadata
 from vllm_wizard.schemas.plan import PerformanceReport
 
-# Share of peak HBM bandwidth a decode step achieves: (pessimistic, optimistic).
-BANDWIDTH_EFFICIENCY = (0.55, 0.80)
-# Share of dense tensor FLOP/s prefill achieves (MFU).
-PREFILL_MFU = (0.35, 0.60)
-DECODE_MFU = 0.5
-# Each tensor-parallel all-reduce step costs this share of a step on NVLink / PCIe.
-TP_PENALTY = {"nvlink": 0.06, "xgmi": 0.08, "pcie": 0.20, "unknown": 0.15}
+# GPU-to-GPU bandwidth (10^9 B/s, one direction) when the catalog gives none.
+LINK_GBPS = {"nvlink": 300.0, "xgmi": 64.0, "pcie": 25.0, "unknown": 25.0}
+ACTIVATION_BYTES = 2  # all-reduces move BF16/FP16 activations
+MAX_SPREAD = 2.0  # no range wider than high / low = 2
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Efficiency constants of the model; `gpu_class` keys the per-class bandwidth shares."""
+
+    bandwidth_efficiency: dict[str, float]
+    decode_mfu: float
+    prefill_mfu: float
+    step_overhead_s: float
+    sequence_overhead_s: float
+    expert_overhead_s: float
+    allreduce_latency_s: float
+    spread: float
+
+
+CALIBRATION_FILE = "perf_calibration.json"
+
+
+def calibration_from_dict(raw: dict[str, Any]) -> Calibration:
+    """Build a `Calibration` from the fields of the data file (seconds, fractions)."""
+    return Calibration(
+        bandwidth_efficiency={str(k): float(v) for k, v in raw["bandwidth_efficiency"].items()},
+        decode_mfu=float(raw["decode_mfu"]),
+        prefill_mfu=float(raw["prefill_mfu"]),
+        step_overhead_s=float(raw["step_overhead_s"]),
+        sequence_overhead_s=float(raw["sequence_overhead_s"]),
+        expert_overhead_s=float(raw["expert_overhead_s"]),
+        allreduce_latency_s=float(raw["allreduce_latency_s"]),
+        spread=float(raw["spread"]),
+    )
+
+
+@lru_cache(maxsize=1)
+def load_calibration() -> Calibration:
+    """The shipped constants, fitted by `benchmarks/perf_accuracy.py --fit`."""
+    text = resources.files("vllm_wizard.core.data").joinpath(CALIBRATION_FILE).read_text("utf-8")
+    return calibration_from_dict(json.loads(text))
 
 
 @dataclass(frozen=True)
 class PerfInputs:
-    """What the estimate needs, per GPU of one replica."""
+    """What the estimate needs: one replica's layout, the model's shape and the workload."""
 
-    active_weight_bytes_per_gpu: float
+    # Model (whole model, before parallelism)
+    weights_bytes: float
+    params_total: int
+    params_active: int
+    num_experts: int
+    experts_per_token: int
+    num_layers: int
+    hidden_size: int
+    attention_width: int  # query heads x head_dim
     kv_bytes_per_token_per_gpu: int
+    # Hardware of one replica
     memory_bandwidth_gbps: float
-    bf16_tflops: float
+    matmul_tflops: float
     tensor_parallel_size: int
     pipeline_parallel_size: int
     interconnect: str
+    interconnect_gbps: float | None
+    gpu_class: str
+    replicas: int
+    # Engine and workload
     prompt_tokens: int
     gen_tokens: int
     concurrency: int
+    max_num_seqs: int
+    kv_capacity_tokens: int
+    max_num_batched_tokens: int
+    assumptions: list[str] = field(default_factory=list)
 
 
-def active_weight_bytes(meta: ModelMetadata, weights_total: int, concurrency: int) -> float:
-    """Weight bytes one decode step reads: MoE steps touch only the experts routed to."""
-    if meta.num_experts == 0 or meta.params_active >= meta.params_total:
-        return float(weights_total)
-    per_param = weights_total / meta.params_total
-    expert_params = meta.params_total - meta.params_active
-    touched = min(1.0, concurrency * meta.num_experts_per_token / max(1, meta.num_experts))
-    return per_param * (meta.params_active + expert_params * touched)
+@dataclass(frozen=True)
+class Workload:
+    """Requests as the user describes them, and the engine caps on one replica."""
+
+    prompt_tokens: int
+    gen_tokens: int
+    concurrency: int
+    max_num_seqs: int
+    kv_capacity_tokens: int
+    max_num_batched_tokens: int = 8192
 
 
-def _decode_step_s(inp: PerfInputs, params_active: int, efficiency: float) -> float:
-    avg_context = inp.prompt_tokens + inp.gen_tokens / 2
-    kv_bytes = inp.concurrency * avg_context * inp.kv_bytes_per_token_per_gpu
-    memory_s = (inp.active_weight_bytes_per_gpu + kv_bytes) / (
-        inp.memory_bandwidth_gbps * 1e9 * efficiency
+def build_inputs(
+    meta: ModelMetadata,
+    spec: GpuSpec,
+    *,
+    interconnect: str,
+    weights_bytes: int,
+    kv_bytes_per_token_per_gpu: int,
+    tensor_parallel_size: int,
+    pipeline_parallel_size: int,
+    replicas: int,
+    quantization: str | None,
+    workload: Workload,
+) -> PerfInputs:
+    """Gather the model, GPU and layout facts the estimate needs."""
+    link = spec.interconnect_gbps if interconnect == spec.interconnect else None
+    return PerfInputs(
+        weights_bytes=float(weights_bytes),
+        params_total=meta.params_total,
+        params_active=meta.params_active,
+        num_experts=meta.num_experts,
+        experts_per_token=meta.num_experts_per_token,
+        num_layers=meta.num_layers,
+        hidden_size=meta.hidden_size,
+        attention_width=meta.num_attention_heads * meta.head_dim,
+        kv_bytes_per_token_per_gpu=kv_bytes_per_token_per_gpu,
+        memory_bandwidth_gbps=spec.memory_bandwidth_gbps,
+        matmul_tflops=matmul_tflops(spec, quantization),
+        tensor_parallel_size=tensor_parallel_size,
+        pipeline_parallel_size=pipeline_parallel_size,
+        interconnect=interconnect,
+        interconnect_gbps=link,
+        gpu_class=gpu_class(spec),
+        replicas=max(1, replicas),
+        prompt_tokens=workload.prompt_tokens,
+        gen_tokens=workload.gen_tokens,
+        concurrency=workload.concurrency,
+        max_num_seqs=workload.max_num_seqs,
+        kv_capacity_tokens=workload.kv_capacity_tokens,
+        max_num_batched_tokens=workload.max_num_batched_tokens,
     )
-    flops = 2 * params_active * inp.concurrency / inp.tensor_parallel_size
-    compute_s = flops / (inp.bf16_tflops * 1e12 * DECODE_MFU)
-    step = max(memory_s, compute_s)
-    if inp.tensor_parallel_size > 1:
-        step *= 1 + TP_PENALTY.get(inp.interconnect, TP_PENALTY["unknown"])
-    return step * inp.pipeline_parallel_size
 
 
-def estimate_performance(inp: PerfInputs, params_active: int) -> PerformanceReport:
-    """Decode tok/s per request and in total, TPOT, prefill tok/s and TTFT as ranges."""
-    slow_step = _decode_step_s(inp, params_active, BANDWIDTH_EFFICIENCY[0])
-    fast_step = _decode_step_s(inp, params_active, BANDWIDTH_EFFICIENCY[1])
+def gpu_class(spec: GpuSpec) -> str:
+    """Efficiency class: AMD Instinct, NVIDIA with HBM, or NVIDIA with GDDR (consumer, L4/L40)."""
+    if spec.vendor == "amd":
+        return "amd"
+    if spec.consumer or spec.memory_bandwidth_gbps < 1400:
+        return "nvidia_gddr"
+    return "nvidia_hbm"
 
-    gpus = inp.tensor_parallel_size
-    flops_per_token = 2 * params_active
-    prefill_low = inp.bf16_tflops * 1e12 * gpus * PREFILL_MFU[0] / flops_per_token
-    prefill_high = inp.bf16_tflops * 1e12 * gpus * PREFILL_MFU[1] / flops_per_token
 
-    ttft_low = (inp.prompt_tokens / prefill_high + fast_step) * 1000
-    ttft_high = (inp.prompt_tokens / prefill_low + slow_step) * 1000
+def matmul_tflops(spec: GpuSpec, quantization: str | None) -> float:
+    """Dense tensor rate the model's GEMMs run at: FP8 where both checkpoint and GPU have it."""
+    bf16 = spec.bf16_tflops_dense
+    if quantization is None or "fp8" not in quantization.lower():
+        return bf16
+    if spec.fp8_tflops_dense:
+        return spec.fp8_tflops_dense
+    return 2 * bf16 if spec.fp8_support else bf16
+
+
+def active_weight_bytes(
+    weights_bytes: float,
+    params_total: int,
+    params_active: int,
+    experts: int,
+    per_token: int,
+    tokens: int,
+) -> float:
+    """Weight bytes one step over `tokens` tokens reads: MoE reads only the experts routed to.
+
+    With E experts and k per token, a batch of T tokens leaves an expert untouched with
+    probability (1 - k/E)^T under uniform routing.
+    """
+    if experts == 0 or per_token == 0 or params_active >= params_total:
+        return float(weights_bytes)
+    share = per_token / experts
+    expert_params = (params_total - params_active) / (1 - share) if share < 1 else 0.0
+    dense_params = params_total - expert_params
+    touched = 1 - (1 - share) ** max(1, tokens)
+    per_param = weights_bytes / params_total
+    return per_param * (dense_params + expert_params * touched)
+
+
+def effective_concurrency(inp: PerfInputs) -> int:
+    """Sequences one replica decodes together: requested, capped by max_num_seqs and the KV cache."""
+    per_replica = math.ceil(inp.concurrency / max(1, inp.replicas))
+    context = inp.prompt_tokens + inp.gen_tokens
+    kv_cap = max(1, inp.kv_capacity_tokens // max(1, context)) if inp.kv_capacity_tokens > 0 else 1
+    return max(1, min(per_replica, inp.max_num_seqs, kv_cap))
+
+
+@dataclass(frozen=True)
+class PointEstimate:
+    """Midpoint figures of one estimate (seconds and tokens/s)."""
+
+    batch: int
+    decode_step_s: float
+    roofline_step_s: float
+    prefill_toks_per_s: float
+    roofline_prefill_toks_per_s: float
+    single_prefill_toks_per_s: float
+    roofline_single_prefill_toks_per_s: float
+    output_toks_per_s: float
+    roofline_output_toks_per_s: float
+    allreduce_s: float
+
+
+def _allreduce_s(inp: PerfInputs, tokens: int, latency_s: float) -> float:
+    """Two all-reduces per layer of this GPU's stage, ring algorithm over the GPU link."""
+    tp = inp.tensor_parallel_size
+    if tp <= 1:
+        return 0.0
+    link = inp.interconnect_gbps or LINK_GBPS.get(inp.interconnect, LINK_GBPS["unknown"])
+    message = tokens * inp.hidden_size * ACTIVATION_BYTES
+    per_call = latency_s + 2 * (tp - 1) / tp * message / (link * 1e9)
+    layers = inp.num_layers / inp.pipeline_parallel_size
+    return 2 * layers * per_call
+
+
+def _expert_params(inp: PerfInputs) -> float:
+    """Routed-expert parameters of the whole model (0 for a dense model)."""
+    if inp.num_experts == 0 or inp.experts_per_token == 0 or inp.params_active >= inp.params_total:
+        return 0.0
+    share = inp.experts_per_token / inp.num_experts
+    return (inp.params_total - inp.params_active) / (1 - share) if share < 1 else 0.0
+
+
+def _touched_experts(inp: PerfInputs, tokens: int) -> float:
+    """Experts per MoE layer that a step over `tokens` tokens routes to (uniform routing)."""
+    if inp.num_experts == 0 or inp.experts_per_token == 0:
+        return 0.0
+    share = min(1.0, inp.experts_per_token / inp.num_experts)
+    return inp.num_experts * (1 - (1 - share) ** max(1, tokens))
+
+
+def _stage_step_s(inp: PerfInputs, batch: int, cal: Calibration | None, bw_eff: float) -> float:
+    """One decode step of one pipeline stage over `batch` sequences (seconds).
+
+    With `cal` None this is the plain roofline: full bandwidth and tensor rate, no overheads.
+    """
+    gpus = inp.tensor_parallel_size * inp.pipeline_parallel_size
+    weights = (
+        active_weight_bytes(
+            inp.weights_bytes,
+            inp.params_total,
+            inp.params_active,
+            inp.num_experts,
+            inp.experts_per_token,
+            batch,
+        )
+        / gpus
+    )
+    context = inp.prompt_tokens + inp.gen_tokens / 2
+    kv = batch * context * inp.kv_bytes_per_token_per_gpu
+    memory_s = (weights + kv) / (inp.memory_bandwidth_gbps * 1e9 * bw_eff)
+    expert_active = _expert_params(inp) * inp.experts_per_token / max(1, inp.num_experts)
+    expert_flops = 2 * expert_active * batch / gpus
+    attention_flops = 4 * inp.attention_width * inp.num_layers * context * batch
+    dense_flops = (2 * (inp.params_active - expert_active) * batch + attention_flops) / gpus
+    rate = inp.matmul_tflops * 1e12
+    if cal is None:
+        return max(memory_s, (dense_flops + expert_flops) / rate)
+    compute_s = (dense_flops + expert_flops) / (rate * cal.decode_mfu)
+    layers = inp.num_layers / inp.pipeline_parallel_size
+    moe_s = cal.expert_overhead_s * layers * _touched_experts(inp, batch)
+    overhead = cal.step_overhead_s + cal.sequence_overhead_s * batch + moe_s
+    return max(memory_s, compute_s) + overhead
+
+
+def _prefill_rate(inp: PerfInputs, tokens: int, cal: Calibration | None, bw_eff: float) -> float:
+    """Prompt tokens/s of one replica when `tokens` prompt tokens wait, in chunks.
+
+    Each scheduler step carries at most max_num_batched_tokens prompt tokens; a step costs
+    the larger of its FLOPs (2 x active parameters plus attention over the prompt, per
+    token) at the tensor rate and one read of the weights, plus the step overhead and the
+    all-reduces. With `cal` None: the plain roofline.
+    """
+    chunk = max(1, min(tokens, inp.max_num_batched_tokens))
+    gpus = inp.tensor_parallel_size * inp.pipeline_parallel_size
+    per_token = 2 * inp.params_active + 2 * inp.attention_width * inp.num_layers * inp.prompt_tokens
+    rate = inp.matmul_tflops * 1e12
+    weights = (
+        active_weight_bytes(
+            inp.weights_bytes,
+            inp.params_total,
+            inp.params_active,
+            inp.num_experts,
+            inp.experts_per_token,
+            chunk,
+        )
+        / gpus
+    )
+    bandwidth = inp.memory_bandwidth_gbps * 1e9
+    if cal is None:
+        return chunk / max(chunk * per_token / gpus / rate, weights / bandwidth)
+    compute_s = chunk * per_token / gpus / (rate * cal.prefill_mfu)
+    memory_s = weights / (bandwidth * bw_eff)
+    comm_s = _allreduce_s(inp, chunk, cal.allreduce_latency_s)
+    return chunk / (max(compute_s, memory_s) + cal.step_overhead_s + comm_s)
+
+
+def point_estimate(inp: PerfInputs, cal: Calibration | None = None) -> PointEstimate:
+    """Midpoint decode step, prefill rate and output rate, with the plain roofline beside them."""
+    cal = cal or load_calibration()
+    batch = effective_concurrency(inp)
+    pp = inp.pipeline_parallel_size
+    micro = max(1, math.ceil(batch / pp))
+    bw_eff = cal.bandwidth_efficiency.get(inp.gpu_class, cal.bandwidth_efficiency["nvidia_hbm"])
+    comm = _allreduce_s(inp, micro, cal.allreduce_latency_s)
+    step = pp * (_stage_step_s(inp, micro, cal, bw_eff) + comm)
+    roof_step = pp * _stage_step_s(inp, micro, None, 1.0)
+
+    packed = batch * inp.prompt_tokens
+    prefill = _prefill_rate(inp, packed, cal, bw_eff)
+    peak_prefill = _prefill_rate(inp, packed, None, 1.0)
+
+    out = _output_rate(inp, batch, step, prefill)
+    roof_out = _output_rate(inp, batch, roof_step, peak_prefill)
+    return PointEstimate(
+        batch=batch,
+        decode_step_s=step,
+        roofline_step_s=roof_step,
+        prefill_toks_per_s=prefill,
+        roofline_prefill_toks_per_s=peak_prefill,
+        single_prefill_toks_per_s=_prefill_rate(inp, inp.prompt_tokens, cal, bw_eff),
+        roofline_single_prefill_toks_per_s=_prefill_rate(inp, inp.prompt_tokens, None, 1.0),
+        output_toks_per_s=out,
+        roofline_output_toks_per_s=roof_out,
+        allreduce_s=comm * pp,
+    )
+
+
+def _output_rate(inp: PerfInputs, batch: int, step_s: float, prefill_toks_per_s: float) -> float:
+    """All replicas' output tok/s: each batch of requests is prefilled, then decodes its tokens."""
+    cycle = batch * inp.prompt_tokens / prefill_toks_per_s + inp.gen_tokens * step_s
+    return inp.replicas * batch * inp.gen_tokens / cycle
+
+
+def estimate_performance(inp: PerfInputs, cal: Calibration | None = None) -> PerformanceReport:
+    """Decode tok/s per request and in total, TPOT, prefill tok/s, TTFT, requests/s, e2e."""
+    cal = cal or load_calibration()
+    est = point_estimate(inp, cal)
+    half = math.sqrt(min(cal.spread, MAX_SPREAD))
+
+    decode = _band(1 / est.decode_step_s, half, 1 / est.roofline_step_s)
+    output = _band(est.output_toks_per_s, half, est.roofline_output_toks_per_s)
+    prefill = _band(est.prefill_toks_per_s, half, est.roofline_prefill_toks_per_s)
+    tpot = (1000 / decode[1], 1000 / decode[0])
+    # TTFT: alone on the server (low) up to waiting behind the other prompts of a burst of
+    # `batch` arrivals, on average half of them (high).
+    prompt = inp.prompt_tokens
+    single = _band(est.single_prefill_toks_per_s, half, est.roofline_single_prefill_toks_per_s)
+    alone = prompt / single[1] + 1 / decode[1]
+    queued = prompt / single[0] + (est.batch - 1) / 2 * prompt / prefill[0] + 1 / decode[0]
+    ttft = (alone, max(alone, queued))
+    gen = max(1, inp.gen_tokens)
+    e2e = (ttft[0] + (gen - 1) / decode[1], ttft[1] + (gen - 1) / decode[0])
     return PerformanceReport(
-        decode_toks_per_s_range=(_r(1 / slow_step), _r(1 / fast_step)),
-        output_toks_per_s_range=(_r(inp.concurrency / slow_step), _r(inp.concurrency / fast_step)),
-        tpot_ms_range=(_r(fast_step * 1000), _r(slow_step * 1000)),
-        prefill_toks_per_s_range=(_r(prefill_low), _r(prefill_high)),
-        ttft_ms_range=(_r(ttft_low), _r(ttft_high)),
-        assumptions=[
-            "Approximate: a bandwidth/compute roofline, not a measurement; real performance depends "
-            "on kernels, drivers, batching and the vLLM version.",
-            f"Decode reads the active weights and the running sequences' KV cache at "
-            f"{int(BANDWIDTH_EFFICIENCY[0] * 100)}-{int(BANDWIDTH_EFFICIENCY[1] * 100)}% of peak "
-            f"memory bandwidth ({inp.memory_bandwidth_gbps:.0f} GB/s per GPU).",
-            f"Prefill runs at {int(PREFILL_MFU[0] * 100)}-{int(PREFILL_MFU[1] * 100)}% of dense "
-            f"BF16 tensor throughput ({inp.bf16_tflops:.0f} TFLOP/s per GPU), 2 FLOPs per active "
-            "parameter per token.",
-            f"{inp.concurrency} concurrent sequence(s) of {inp.prompt_tokens} prompt + "
-            f"{inp.gen_tokens} generated tokens, all decoding together.",
-            "TTFT assumes an idle server: no queueing behind other prompts.",
-        ],
+        decode_toks_per_s_range=(_r(decode[0]), _r(decode[1])),
+        output_toks_per_s_range=(_r(output[0]), _r(output[1])),
+        tpot_ms_range=(_r(tpot[0]), _r(tpot[1])),
+        prefill_toks_per_s_range=(_r(prefill[0]), _r(prefill[1])),
+        ttft_ms_range=(_r(ttft[0] * 1000), _r(ttft[1] * 1000)),
+        requests_per_s_range=(round(output[0] / gen, 3), round(output[1] / gen, 3)),
+        e2e_latency_ms_range=(_r(e2e[0] * 1000), _r(e2e[1] * 1000)),
+        assumptions=_assumptions(inp, est, cal),
     )
+
+
+def _band(mid: float, half: float, ceiling: float) -> tuple[float, float]:
+    """[mid / half, mid x half], the high end capped at the roofline, rounded inwards to 0.1."""
+    high = math.floor(min(mid * half, ceiling) * 10) / 10
+    low = math.ceil(mid / half * 10) / 10
+    return min(low, high), high
+
+
+def _assumptions(inp: PerfInputs, est: PointEstimate, cal: Calibration) -> list[str]:
+    bw = cal.bandwidth_efficiency.get(inp.gpu_class, cal.bandwidth_efficiency["nvidia_hbm"])
+    lines = [
+        "Approximate: a roofline calibrated on public vLLM benchmarks, not a measurement; real "
+        "performance depends on kernels, drivers, batching and the vLLM version.",
+        f"Decode reads each GPU's weights and the running sequences' KV cache at {bw:.0%} of "
+        f"{inp.memory_bandwidth_gbps:.0f} GB/s, or runs its matmuls at {cal.decode_mfu:.0%} of "
+        f"{inp.matmul_tflops:.0f} TFLOP/s, whichever is slower, plus "
+        f"{cal.step_overhead_s * 1000:.1f} ms per step and "
+        f"{cal.sequence_overhead_s * 1e6:.0f} us per running sequence (scheduling, sampling).",
+        f"Prefill runs at {cal.prefill_mfu:.0%} of the dense tensor rate: 2 FLOPs per active "
+        "parameter per token plus attention over the prompt, in chunks of "
+        f"{inp.max_num_batched_tokens} tokens (max_num_batched_tokens), each step at least "
+        "one read of the weights.",
+        f"{est.batch} sequence(s) per replica decode together ({inp.concurrency} requested, "
+        "capped by max_num_seqs and the KV cache), each with "
+        f"{inp.prompt_tokens} prompt + {inp.gen_tokens} generated tokens.",
+        "Ranges span 80% of the calibration's errors (at most 2x high/low); the high end "
+        "never exceeds the plain bandwidth/compute roofline. On GPUs and models left out of "
+        "the fit, about half of measured values fell inside (benchmarks/results).",
+        "TTFT: low is an idle server; high waits behind half a burst of prompts. Under "
+        "saturation TTFT is mostly queueing.",
+    ]
+    if inp.num_experts:
+        lines.append(
+            f"MoE: a step over {est.batch} token(s) reads only the experts they route to "
+            f"({inp.experts_per_token} of {inp.num_experts} per token, uniform routing), and "
+            f"pays {cal.expert_overhead_s * 1e6:.0f} us per layer for each expert it runs."
+        )
+    if inp.tensor_parallel_size > 1:
+        lines.append(
+            f"Tensor parallel {inp.tensor_parallel_size}: two all-reduces per layer over "
+            f"{inp.interconnect} cost {est.allreduce_s * 1000:.2f} ms per decode step."
+        )
+    if inp.pipeline_parallel_size > 1:
+        lines.append(
+            f"Pipeline parallel {inp.pipeline_parallel_size}: a token passes every stage in "
+            "turn; stages work on different micro-batches at once."
+        )
+    return lines + inp.assumptions
 
 
 def _r(value: float) -> float:

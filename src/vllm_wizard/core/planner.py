@@ -29,7 +29,7 @@ from vllm_wizard.core.memory import (
     replica_kv_bytes_per_token,
 )
 from vllm_wizard.core.model_source import load_model_metadata
-from vllm_wizard.core.performance import PerfInputs, active_weight_bytes, estimate_performance
+from vllm_wizard.core.performance import Workload, build_inputs, estimate_performance
 from vllm_wizard.core.recommend import (
     check_tp,
     recommend_max_num_batched_tokens,
@@ -105,6 +105,7 @@ def plan(request: PlanRequest) -> PlanResult:
 
     meta = load_model_metadata(request.model, params_b=request.params_b, revision=request.revision)
     notes += meta.notes
+    dtypes.check_quantization_against_checkpoint(quantization, meta.quantization)
     hardware = _apply_corrections(request, meta, _resolve_hardware(request, notes), notes)
     model_max = _model_max_len(meta, notes)
     _check_max_model_len(request, model_max)
@@ -132,7 +133,7 @@ def plan(request: PlanRequest) -> PlanResult:
     )
     if hardware.free_bytes is not None:
         feasibility = _check_free_memory(request, hardware, feasibility)
-    performance = _performance(request, meta, hardware, candidate, weights_total)
+    performance = _performance(request, meta, hardware, candidate, weights_total, effective_quant)
     if (
         request.target_latency_ms is not None
         and performance.tpot_ms_range[0] > request.target_latency_ms
@@ -642,11 +643,6 @@ def _warnings(
             "Consumer GPU: the display and desktop also use memory; if vLLM reports too "
             "little free memory, lower --gpu-memory-utilization to 0.85-0.88."
         )
-    if quantization in {"awq", "gptq"} and meta.quantization is None:
-        out.append(
-            f"--quantization {quantization} needs a checkpoint already quantized with "
-            f"{quantization.upper()}; vLLM cannot quantize to it while loading."
-        )
     if request.kv_cache_dtype.startswith("fp8") and not hardware.spec.fp8_support:
         out.append(
             "This GPU has no FP8 tensor cores; an fp8 KV cache still halves KV memory "
@@ -657,13 +653,30 @@ def _warnings(
             f"Pipeline parallel over {c.pp} nodes: start a Ray cluster first and add "
             "--distributed-executor-backend ray."
         )
-    release_default = default_gpu_memory_utilization(request.vllm_version)
-    if request.gpu_memory_utilization != release_default:
-        out.append(
-            f"gpu_memory_utilization {request.gpu_memory_utilization:g} is set explicitly; "
-            f"vLLM {request.vllm_version}'s own default is {release_default}."
-        )
+    out += _utilization_warnings(request)
     return out[:10]
+
+
+def _utilization_warnings(request: PlanRequest) -> list[str]:
+    """Advice on --gpu-memory-utilization: outside 0.50-0.98, or differing from the release."""
+    value = request.gpu_memory_utilization
+    if value < 0.5:
+        return [
+            f"--gpu-memory-utilization {value:g} leaves over half of each GPU unused by vLLM; "
+            "0.50 to 0.98 is the advised range (lower it only to share the GPU)."
+        ]
+    if value > 0.98:
+        return [
+            f"--gpu-memory-utilization {value:g} leaves no room for the CUDA context and "
+            "fragmentation; out-of-memory errors are likely. 0.50 to 0.98 is the advised range."
+        ]
+    release_default = default_gpu_memory_utilization(request.vllm_version)
+    if "gpu_memory_utilization" in request.model_fields_set and value != release_default:
+        return [
+            f"gpu_memory_utilization {value:g} is set explicitly; vLLM "
+            f"{request.vllm_version}'s own default is {release_default}."
+        ]
+    return []
 
 
 def _fix_suggestion(
@@ -681,23 +694,34 @@ def _fix_suggestion(
 
 
 def _performance(
-    request: PlanRequest, meta: ModelMetadata, hardware: Hardware, c: Candidate, weights_total: int
+    request: PlanRequest,
+    meta: ModelMetadata,
+    hardware: Hardware,
+    c: Candidate,
+    weights_total: int,
+    quantization: str | None,
 ) -> PerformanceReport:
-    spec = hardware.spec
-    active = active_weight_bytes(meta, weights_total, request.concurrency) / (c.tp * c.pp)
-    inputs = PerfInputs(
-        active_weight_bytes_per_gpu=active,
-        kv_bytes_per_token_per_gpu=c.budget.kv_bytes_per_token,
-        memory_bandwidth_gbps=spec.memory_bandwidth_gbps,
-        bf16_tflops=spec.bf16_tflops_dense,
-        tensor_parallel_size=c.tp,
-        pipeline_parallel_size=c.pp,
-        interconnect=hardware.interconnect,
+    workload = Workload(
         prompt_tokens=request.prompt_tokens,
         gen_tokens=request.gen_tokens,
         concurrency=request.concurrency,
+        max_num_seqs=c.settings.max_num_seqs,
+        kv_capacity_tokens=c.budget.kv_tokens,
+        max_num_batched_tokens=c.settings.max_num_batched_tokens,
     )
-    return estimate_performance(inputs, meta.params_active)
+    inputs = build_inputs(
+        meta,
+        hardware.spec,
+        interconnect=hardware.interconnect,
+        weights_bytes=weights_total,
+        kv_bytes_per_token_per_gpu=c.budget.kv_bytes_per_token,
+        tensor_parallel_size=c.tp,
+        pipeline_parallel_size=c.pp,
+        replicas=max(1, hardware.gpus // (c.tp * c.pp)),
+        quantization=quantization,
+        workload=workload,
+    )
+    return estimate_performance(inputs)
 
 
 def _model_report(

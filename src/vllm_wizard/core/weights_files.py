@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from vllm_wizard.core.model_metadata import SafetensorsSummary
+from vllm_wizard.errors import UserInputError
 
 logger = logging.getLogger(__name__)
 
@@ -35,15 +36,27 @@ def read_safetensors_headers(folder: Path) -> SafetensorsSummary | None:
         for name, tensor in header.items():
             if name == "__metadata__" or not isinstance(tensor, dict):
                 continue
-            start, end = tensor["data_offsets"]
-            total_bytes += int(end) - int(start)
-            params += math.prod(int(d) for d in tensor["shape"])
+            try:
+                start, end = tensor["data_offsets"]
+                total_bytes += int(end) - int(start)
+                params += math.prod(int(d) for d in tensor["shape"])
+            except (KeyError, TypeError, ValueError):
+                raise UserInputError(
+                    f"{path.name}: tensor {name!r} has no valid data_offsets/shape in the "
+                    "header; re-download the file, or move it away to size from config.json.",
+                    field="model",
+                ) from None
     if total_bytes <= 0:
         return None
     return SafetensorsSummary(total_bytes=total_bytes, params_total=params, source="safetensors")
 
 
 def _read_header(path: Path) -> dict[str, Any] | None:
+    """The JSON header of one safetensors file; None when it is not a safetensors file.
+
+    Raises UserInputError when the file is a truncated or corrupt safetensors file, since
+    sizing from it would be silently wrong.
+    """
     try:
         with path.open("rb") as handle:
             raw = handle.read(8)
@@ -52,10 +65,24 @@ def _read_header(path: Path) -> dict[str, Any] | None:
             (length,) = struct.unpack("<Q", raw)
             if length <= 0 or length > MAX_HEADER_BYTES:
                 return None
-            header = json.loads(handle.read(length))
-    except (OSError, ValueError) as exc:
+            body = handle.read(length)
+    except OSError as exc:
         logger.debug("cannot read safetensors header of %s: %s", path, exc)
         return None
+    if len(body) < length:
+        raise UserInputError(
+            f"{path.name} is truncated: its header declares {length} bytes but the file holds "
+            f"{len(body)}; re-download it, or move it away to size from config.json.",
+            field="model",
+        )
+    try:
+        header = json.loads(body)
+    except ValueError:
+        raise UserInputError(
+            f"{path.name} has a corrupt header (not JSON); re-download it, or move it away to "
+            "size from config.json.",
+            field="model",
+        ) from None
     return header if isinstance(header, dict) else None
 
 

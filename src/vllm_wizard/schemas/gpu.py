@@ -36,8 +36,15 @@ class GpuSpec(BaseModel):
     price_usd_per_hour: float | None = Field(
         default=None, gt=0, description="Approximate on-demand price per GPU-hour, USD."
     )
-    price_as_of: str | None = Field(default=None, description="Date the price was read (YYYY-MM).")
-    source: str = Field(description="URL of the public page the figures come from.")
+    price_as_of: str | None = Field(
+        default=None,
+        description="Month (YYYY-MM) the price page dates its figures; the month read if undated.",
+    )
+    price_source: str | None = Field(
+        default=None,
+        description="URL of the public rental or price page the hourly price was read from.",
+    )
+    source: str = Field(description="URL of the public spec page the datasheet figures come from.")
 
 
 DetectionSource = Literal["nvml", "nvidia-smi", "rocm-smi"]

@@ -105,13 +105,29 @@ class PerformanceReport(BaseModel):
     approximate: Literal[True] = Field(
         default=True, description="Always true: these are estimates."
     )
-    decode_toks_per_s_range: tuple[float, float] = Field(description="One request's decode tok/s.")
-    output_toks_per_s_range: tuple[float, float] = Field(description="All requests' output tok/s.")
-    tpot_ms_range: tuple[float, float] = Field(description="Time per output token, ms.")
-    prefill_toks_per_s_range: tuple[float, float] = Field(
-        description="Prefill tok/s of one replica."
+    decode_toks_per_s_range: tuple[float, float] = Field(
+        description="Decode tokens/s of one request while the requested concurrency runs."
     )
-    ttft_ms_range: tuple[float, float] = Field(description="Time to first token, ms.")
+    output_toks_per_s_range: tuple[float, float] = Field(
+        description="Output tokens/s of all requests together (all replicas), prefill included, "
+        "at the requested concurrency capped by max_num_seqs and the KV cache."
+    )
+    tpot_ms_range: tuple[float, float] = Field(
+        description="Time per output token of one request, milliseconds (1000 / decode tok/s)."
+    )
+    prefill_toks_per_s_range: tuple[float, float] = Field(
+        description="Prompt tokens/s one replica prefills."
+    )
+    ttft_ms_range: tuple[float, float] = Field(
+        description="Time to first token, milliseconds: idle server (low) up to queueing behind "
+        "half a burst of prompts (high)."
+    )
+    requests_per_s_range: tuple[float, float] = Field(
+        description="Completed requests/s of the workload (output tok/s / generated tokens)."
+    )
+    e2e_latency_ms_range: tuple[float, float] = Field(
+        description="End-to-end latency of one request, milliseconds: TTFT + (gen - 1) x TPOT."
+    )
     assumptions: list[str] = Field(description="What the estimate assumes.")
 
 

@@ -95,7 +95,10 @@ class PlanRequest(BaseModel):
 
     # Policy
     gpu_memory_utilization: float = Field(
-        default=0.90, ge=0.05, le=0.99, description="Fraction of each GPU's memory vLLM may use."
+        default=0.90,
+        gt=0,
+        le=1,
+        description="Fraction of each GPU's memory vLLM may use; 0.50 to 0.98 is the advised range.",
     )
     overhead_gb: float | None = Field(
         default=None,
