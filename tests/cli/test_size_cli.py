@@ -63,8 +63,20 @@ def test_pick_prints_the_plan_of_that_row(capsys: pytest.CaptureFixture[str]) ->
     assert code == 0, err
     picked = PlanResult.model_validate(json.loads(out))
     assert picked.hardware.pipeline_parallel_size == second["pipeline_parallel_size"] > 1
-    assert picked.hardware.gpus == second["plan_args"]["gpus"]
+    assert picked.hardware.gpus == second["plan_args"]["gpus"] == second["gpus_total"]
     assert picked.performance.tpot_ms_range[1] == second["tpot_ms"]
+
+
+def test_pick_of_a_4bit_option_says_it_needs_a_quantized_checkpoint(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    args = ["size", "--model", LLAMA_70B, "--target-output-tps", "5000", "--top", "100"]
+    code, out, _ = run_cli(capsys, *args, "--json")
+    ranks = [o["rank"] for o in json.loads(out)["options"] if o["needs_quantized_checkpoint"]]
+    assert ranks
+    code, _, err = run_cli(capsys, *args, "--pick", str(ranks[0]))
+    assert code == 2
+    assert "4-bit" in err and len(err.strip().splitlines()) == 1
 
 
 @pytest.mark.parametrize(

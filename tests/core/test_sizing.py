@@ -15,6 +15,7 @@ from vllm_wizard.core.model_source import load_model_metadata
 from vllm_wizard.core.planner import plan
 from vllm_wizard.core.sizing import size
 from vllm_wizard.errors import InvalidParameterError, UnknownGpuError
+from vllm_wizard.schemas.gpu import GpuSpec
 from vllm_wizard.schemas.request import PlanRequest
 from vllm_wizard.schemas.size import SizeOption, SizeRequest, SizeResult
 
@@ -147,16 +148,41 @@ def test_quantized_alternatives_are_marked() -> None:
 )
 def test_plan_args_reproduce_each_option(kwargs: dict[str, object], top: int) -> None:
     for o in _size(**kwargs).options[:top]:
+        if o.needs_quantized_checkpoint:
+            with pytest.raises(InvalidParameterError, match="not quantized"):
+                plan(PlanRequest(**o.plan_args))
+            continue
         result = plan(PlanRequest(**o.plan_args))
         assert result.feasibility.fits == o.fits
-        assert result.hardware.replicas == o.replicas
+        assert result.hardware.replicas == 1
+        assert result.hardware.gpus * o.replicas == o.gpus_total
+        low = result.performance.output_toks_per_s_range[0]
+        assert low * o.replicas == pytest.approx(o.output_toks_per_s, abs=0.5)
         assert result.hardware.tensor_parallel_size == o.tensor_parallel_size
         assert result.performance.tpot_ms_range[1] == o.tpot_ms
         assert result.performance.ttft_ms_range[1] == o.ttft_ms
         assert result.feasibility.headroom_gb == pytest.approx(o.headroom_gb, abs=0.02)
 
 
-def test_unpriced_gpu_on_the_shortlist_is_ranked_last_with_a_note() -> None:
+def _without_price(monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+    """Make one catalog GPU unpriced, as the search sees it (catalog and name lookup)."""
+    import vllm_wizard.core.sizing as sizing
+    from vllm_wizard.core.gpu_catalog import GpuMatch, load_gpu_catalog
+
+    def unpriced(spec: GpuSpec) -> GpuSpec:
+        return spec.model_copy(update={"price_usd_per_hour": None}) if spec.name == name else spec
+
+    catalog = tuple(unpriced(spec) for spec in load_gpu_catalog())
+    monkeypatch.setattr(sizing, "load_gpu_catalog", lambda: catalog)
+    monkeypatch.setattr(
+        sizing, "resolve_gpu", lambda query: GpuMatch(spec=unpriced(resolve_gpu(query).spec))
+    )
+
+
+def test_unpriced_gpu_on_the_shortlist_is_ranked_last_with_a_note(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _without_price(monkeypatch, "H800 SXM 80GB")
     result = size(
         SizeRequest(model=LLAMA_70B, gpus=["H800", "A100 80GB"], target_output_tps=2000, top=500)
     )
@@ -165,13 +191,18 @@ def test_unpriced_gpu_on_the_shortlist_is_ranked_last_with_a_note() -> None:
     first_unpriced = names.index("H800 SXM 80GB")
     assert all(o.usd_per_hour is None for o in result.options[first_unpriced:])
     assert all(not o.pareto for o in result.options if o.usd_per_hour is None)
+    assert any("--price" in n for n in result.options[first_unpriced].notes)
 
 
-def test_whole_catalog_search_skips_unpriced_gpus_and_says_so() -> None:
-    result = _size(model=LLAMA_70B, target_output_tps=5000.0)
-    assert any("no catalog price" in n for n in result.notes)
+def test_whole_catalog_search_skips_unpriced_gpus_and_says_so(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _without_price(monkeypatch, "H800 SXM 80GB")
+    result = size(SizeRequest(model=LLAMA_70B, target_output_tps=5000.0, top=10_000))
+    assert any("no catalog price" in n and "H800 SXM 80GB" in n for n in result.notes)
+    assert "H800 SXM 80GB" not in {o.gpu_name for o in result.options}
     assert result.search.pruned_by_weights > 0
-    assert result.search.kept >= len(result.options)
+    assert result.search.kept == len(result.options)
 
 
 def test_two_targets_are_refused() -> None:

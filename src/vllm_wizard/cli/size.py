@@ -128,6 +128,14 @@ def _print_pick(result: SizeResult, pick: int, as_json: bool) -> None:
             field="pick",
         )
     option = result.options[pick - 1]
+    if option.needs_quantized_checkpoint:
+        raise InvalidParameterError(
+            f"--pick {pick}: that option needs a 4-bit ({option.quantization}) checkpoint of "
+            f"{result.model}, which `plan` cannot size from the unquantized one; run `plan "
+            "--model <the quantized checkpoint>` with the option's other plan_args, or pick "
+            "another row.",
+            field="pick",
+        )
     print_plan(plan(PlanRequest(**option.plan_args)), "json" if as_json else "text")
 
 

@@ -19,6 +19,7 @@ from vllm_wizard.core.gpu_catalog import load_gpu_catalog, resolve_gpu
 from vllm_wizard.core.memory import (
     DEFAULT_BLOCK_SIZE,
     EngineSettings,
+    GpuBudget,
     model_weights_bytes,
     plan_gpu_budget,
     replica_headroom_bytes,
@@ -26,7 +27,7 @@ from vllm_wizard.core.memory import (
     weights_bytes_per_gpu,
 )
 from vllm_wizard.core.model_source import load_model_metadata
-from vllm_wizard.core.performance import PerfInputs, active_weight_bytes, estimate_performance
+from vllm_wizard.core.performance import Workload, build_inputs, estimate_performance
 from vllm_wizard.core.planner import CONTEXT_ROUNDING, DEFAULT_MAX_MODEL_LEN
 from vllm_wizard.core.recommend import (
     is_valid_tp,
@@ -546,7 +547,7 @@ def _evaluate(
     fits = budget.will_start and headroom >= gib_to_bytes(request.headroom_gb)
     if not fits:
         return _Evaluation(concurrency, fits, headroom, _NO_SPEED, ok=False)
-    speed = _estimate_speed(search, spec, precision, layout, budget.kv_bytes_per_token, concurrency)
+    speed = _estimate_speed(search, spec, precision, layout, settings, budget, concurrency)
     ok = (
         fits
         and (request.max_tpot_ms is None or speed.tpot_ms <= request.max_tpot_ms)
@@ -560,30 +561,36 @@ def _estimate_speed(
     spec: GpuSpec,
     precision: _Precision,
     layout: _Layout,
-    kv_bytes_per_token_per_gpu: int,
+    settings: EngineSettings,
+    budget: GpuBudget,
     concurrency: int,
 ) -> _Speed:
     """Adapter to core.performance: the one place that builds its inputs and reads its ranges.
 
-    Keeps the pessimistic ends: low output tok/s, high TTFT and TPOT (ms).
+    One replica's figures, pessimistic ends: low output tok/s, high TTFT and TPOT (ms).
     """
-    meta = search.meta
-    active = active_weight_bytes(meta, precision.weights_total_bytes, concurrency)
-    report = estimate_performance(
-        PerfInputs(
-            active_weight_bytes_per_gpu=active / layout.gpus,
-            kv_bytes_per_token_per_gpu=kv_bytes_per_token_per_gpu,
-            memory_bandwidth_gbps=spec.memory_bandwidth_gbps,
-            bf16_tflops=spec.bf16_tflops_dense,
-            tensor_parallel_size=layout.tp,
-            pipeline_parallel_size=layout.pp,
-            interconnect=spec.interconnect,
-            prompt_tokens=search.request.prompt_tokens,
-            gen_tokens=search.request.gen_tokens,
-            concurrency=concurrency,
-        ),
-        meta.params_active,
+    meta, request = search.meta, search.request
+    workload = Workload(
+        prompt_tokens=request.prompt_tokens,
+        gen_tokens=request.gen_tokens,
+        concurrency=concurrency,
+        max_num_seqs=settings.max_num_seqs,
+        kv_capacity_tokens=budget.kv_tokens,
+        max_num_batched_tokens=settings.max_num_batched_tokens,
     )
+    inputs = build_inputs(
+        meta,
+        spec,
+        interconnect=spec.interconnect,
+        weights_bytes=precision.weights_total_bytes,
+        kv_bytes_per_token_per_gpu=budget.kv_bytes_per_token,
+        tensor_parallel_size=layout.tp,
+        pipeline_parallel_size=layout.pp,
+        replicas=1,
+        quantization=precision.quantization or meta.quantization,
+        workload=workload,
+    )
+    report = estimate_performance(inputs)
     return _Speed(
         output_toks_per_s=report.output_toks_per_s_range[0],
         ttft_ms=report.ttft_ms_range[1],
@@ -652,12 +659,15 @@ def _option(search: _Search, rank: int, hit: _Found, pareto: bool) -> SizeOption
 
 
 def _plan_args(search: _Search, hit: _Found) -> dict[str, Any]:
-    """`plan` options (PlanRequest fields) that reproduce one replica set of this option."""
+    """`plan` options (PlanRequest fields) that reproduce one replica of this option.
+
+    Every replica is the same vLLM instance; the option runs `replicas` of them.
+    """
     r, lay = search.request, hit.layout
     args: dict[str, Any] = {
         "model": r.model,
         "gpu": hit.spec.name,
-        "gpus": lay.gpus * hit.replicas,
+        "gpus": lay.gpus,
         "gpus_per_node": lay.gpus_per_node,
         "tensor_parallel_size": lay.tp,
         "pipeline_parallel_size": lay.pp,
@@ -699,7 +709,7 @@ def _option_notes(hit: _Found) -> list[str]:
             f"Each replica spans {hit.layout.nodes} nodes (pipeline parallel): start a Ray "
             "cluster and add --distributed-executor-backend ray."
         )
-    if hit.spec.price_usd_per_hour is None and hit.price is None:
+    if hit.price is None:
         notes.append("No price known for this GPU; pass --price to rank it by cost.")
     return notes
 

@@ -102,7 +102,9 @@ class SizeOption(BaseModel):
     pareto: bool = Field(
         description="No other option is both cheaper per output token and faster per token."
     )
-    plan_args: dict[str, Any] = Field(description="`plan` options that reproduce this option.")
+    plan_args: dict[str, Any] = Field(
+        description="`plan` options that reproduce one replica (run `replicas` of them)."
+    )
     notes: list[str] = Field(default_factory=list, description="What to know about it.")
 
 
