@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import jsonschema
 import pytest
 
 from tests.cli.test_plan_cli import run_cli
@@ -35,6 +36,7 @@ def test_json_has_the_fields_scripts_rely_on(capsys: pytest.CaptureFixture[str])
     )
     assert code == 0, err
     data = json.loads(out)
+    jsonschema.validate(data, SizeResult.model_json_schema(mode="serialization"))
     SizeResult.model_validate(data)
     assert len(data["options"]) == 10
     for option in data["options"]:
