@@ -244,7 +244,7 @@ def _fake_layout(max_ok: int, sequence_bytes: int, activation_per_seq: int) -> o
         headroom = spare - concurrency * (sequence_bytes + activation_per_seq)
         fits = headroom >= 0
         speed = _Speed(output_toks_per_s=10.0 * concurrency**0.5, ttft_ms=1.0, tpot_ms=1.0)
-        return _Evaluation(concurrency, fits, headroom, speed, ok=fits)
+        return _Evaluation(concurrency, fits, headroom, ok=fits, estimate=lambda: speed)
 
     return at
 
@@ -270,11 +270,23 @@ def test_best_concurrency_is_the_largest_within_tolerance(max_ok: int, activatio
 @given(share=st.floats(min_value=1.0, max_value=220.0))
 @settings(max_examples=100, deadline=None)
 def test_enough_concurrency_covers_the_share_without_much_excess(share: float) -> None:
-    from vllm_wizard.core.sizing import _enough_concurrency
+    from vllm_wizard.core.sizing import CONCURRENCY_TOLERANCE, _enough_concurrency
 
     at = _fake_layout(512, 1000, 0)
     best = at(512)  # type: ignore[operator]
-    chosen = _enough_concurrency(at, best, share)  # type: ignore[arg-type]
+    chosen = _enough_concurrency(at, at(1), best, share)  # type: ignore[arg-type, operator]
     assert chosen.speed.output_toks_per_s >= share
     lowest = math.ceil((share / 10.0) ** 2)
-    assert chosen.concurrency <= max(lowest + 1, math.ceil(lowest * 1.1) + 1)
+    assert chosen.concurrency <= math.ceil(lowest / (1 - 1 / CONCURRENCY_TOLERANCE)) + 1
+
+
+def test_refining_only_what_shows_keeps_the_top_and_the_front_exact() -> None:
+    def key(o: SizeOption) -> tuple[object, ...]:
+        return (o.gpu_name, o.gpus_per_node, o.nodes, o.weight_precision, o.kv_cache_dtype)
+
+    full = _all_llama_options()
+    short = _size(model=LLAMA_70B, target_output_tps=5000.0)
+    assert [(key(o), o.concurrency_per_replica, o.tpot_ms) for o in short.options] == [
+        (key(o), o.concurrency_per_replica, o.tpot_ms) for o in full[:10]
+    ]
+    assert {key(full[r - 1]) for r in short.pareto_ranks} == {key(o) for o in full if o.pareto}

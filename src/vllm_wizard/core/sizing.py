@@ -9,9 +9,10 @@ the latency limits, then as many data-parallel replicas as the target needs.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from vllm_wizard.core import dtypes
@@ -53,8 +54,8 @@ MULTI_NODE_GPUS_PER_NODE = (4, 8)
 # Most sequences one replica is asked to run; below vLLM's default max_num_seqs of 1024
 # on large GPUs.
 MAX_REPLICA_CONCURRENCY = 512
-# Bisections over concurrency stop once the bracket is within 1/10 of the value found.
-CONCURRENCY_TOLERANCE = 10
+# Bisections over concurrency stop once the bracket is within 1/5 of the value found.
+CONCURRENCY_TOLERANCE = 5
 FOUR_BIT_METHOD = "awq"
 # Minimum compute capability (x10) of vLLM's FP8 (Marlin weight-only below 8.9) and AWQ kernels.
 FP8_WEIGHTS_MIN_CC = 75
@@ -103,13 +104,18 @@ _NO_SPEED = _Speed(output_toks_per_s=0.0, ttft_ms=math.inf, tpot_ms=math.inf)
 
 @dataclass(frozen=True)
 class _Evaluation:
-    """One layout at one per-replica concurrency."""
+    """One layout at one per-replica concurrency; its speed is estimated on first use."""
 
     concurrency: int
     fits: bool
     headroom_bytes: int
-    speed: _Speed
     ok: bool
+    estimate: Callable[[], _Speed] = field(compare=False, repr=False)
+
+    @functools.cached_property
+    def speed(self) -> _Speed:
+        """Pessimistic speed ends of one replica (only estimated when someone reads it)."""
+        return self.estimate()
 
 
 @dataclass(frozen=True)
@@ -123,6 +129,9 @@ class _Found:
     layout: _Layout
     replicas: int
     evaluation: _Evaluation
+    single: _Evaluation
+    # Lowers the concurrency to what the target needs; None once done (or not needed).
+    refine: Callable[[], _Evaluation] | None = field(default=None, compare=False)
 
     @property
     def usd_per_hour(self) -> float | None:
@@ -178,6 +187,7 @@ def size(request: SizeRequest) -> SizeResult:
     found = [
         hit for spec, price in shortlist for hit in _search_gpu(search, spec, price, precisions)
     ]
+    found = _refine_where_it_shows(found, request.top, search.target_output_tps)
     ranked = _rank(found)
     pareto = _pareto_set(ranked)
     options = [
@@ -412,8 +422,12 @@ def _search_layout(
 ) -> _Found | None:
     """Largest per-replica concurrency that fits and meets the limits, then the replicas."""
 
+    seen: dict[int, _Evaluation] = {}
+
     def at(concurrency: int) -> _Evaluation:
-        return _evaluate(search, spec, precision, kv_dtype, layout, concurrency)
+        if concurrency not in seen:
+            seen[concurrency] = _evaluate(search, spec, precision, kv_dtype, layout, concurrency)
+        return seen[concurrency]
 
     cap = min(search.target_concurrency or MAX_REPLICA_CONCURRENCY, MAX_REPLICA_CONCURRENCY)
     best = _best_concurrency(
@@ -424,16 +438,18 @@ def _search_layout(
     )
     if best is None:
         return None
+    refine = None
     if search.target_concurrency is not None:
         replicas = math.ceil(search.target_concurrency / best.concurrency)
         final = at(math.ceil(search.target_concurrency / replicas))
     else:
         tps = search.target_output_tps or 0.0
         replicas = max(1, math.ceil(tps / best.speed.output_toks_per_s))
-        final = _enough_concurrency(at, best, tps / replicas)
+        final = best
+        refine = functools.partial(_enough_concurrency, at, at(1), best, tps / replicas)
     if not final.ok or layout.gpus * replicas > search.request.max_gpus:
         return None
-    return _Found(spec, price, precision, kv_dtype, layout, replicas, final)
+    return _Found(spec, price, precision, kv_dtype, layout, replicas, final, at(1), refine)
 
 
 def _sequence_kv_bytes(search: _Search, spec: GpuSpec, kv_dtype: str, layout: _Layout) -> float:
@@ -450,7 +466,7 @@ def _best_concurrency(
     sequence_bytes: float,
     min_headroom_bytes: int,
 ) -> _Evaluation | None:
-    """About the largest concurrency up to `top` that is ok (within 10%); ok falls as it grows.
+    """About the largest concurrency up to `top` that is ok (within 20%); ok falls as it grows.
 
     The spare memory at one sequence bounds how many more fit; that bound is tried first,
     then the bound less the sequences the growing activation peak took, then a bisection.
@@ -482,13 +498,14 @@ def _best_concurrency(
 
 
 def _enough_concurrency(
-    at: Callable[[int], _Evaluation], best: _Evaluation, share: float
+    at: Callable[[int], _Evaluation], single: _Evaluation, best: _Evaluation, share: float
 ) -> _Evaluation:
     """About the lowest concurrency up to `best` whose tok/s covers a replica's `share`.
 
-    A decode step never gets shorter with more sequences, so tok/s per sequence at a lower
-    concurrency is at least that at `best`: scaling down in proportion gives an upper bound,
-    and a bisection below it (within 10%) finds where throughput saturates.
+    A decode step never gets shorter with more sequences, so tok/s per sequence falls as
+    concurrency grows: `share` over the tok/s of one sequence (`single`) is a lower bound,
+    `share` over the per-sequence tok/s at `best` an upper bound, and a bisection between
+    them (within 20%) finds where throughput saturates.
     """
 
     def enough(evaluation: _Evaluation) -> bool:
@@ -500,7 +517,7 @@ def _enough_concurrency(
     if bound < best.concurrency:
         upper = at(bound)
         chosen = upper if enough(upper) else best
-    low = 0
+    low = max(0, math.ceil(share / max(single.speed.output_toks_per_s, 1e-9)) - 1)
     while chosen.concurrency - low > max(1, chosen.concurrency // CONCURRENCY_TOLERANCE):
         evaluation = at((low + chosen.concurrency) // 2)
         if enough(evaluation):
@@ -546,14 +563,19 @@ def _evaluate(
     headroom = replica_headroom_bytes(budget, layout.gpus, kv_token, tokens)
     fits = budget.will_start and headroom >= gib_to_bytes(request.headroom_gb)
     if not fits:
-        return _Evaluation(concurrency, fits, headroom, _NO_SPEED, ok=False)
-    speed = _estimate_speed(search, spec, precision, layout, settings, budget, concurrency)
-    ok = (
-        fits
-        and (request.max_tpot_ms is None or speed.tpot_ms <= request.max_tpot_ms)
-        and (request.max_ttft_ms is None or speed.ttft_ms <= request.max_ttft_ms)
+        return _Evaluation(concurrency, fits, headroom, ok=False, estimate=lambda: _NO_SPEED)
+
+    def estimate() -> _Speed:
+        return _estimate_speed(search, spec, precision, layout, settings, budget, concurrency)
+
+    evaluation = _Evaluation(concurrency, fits, headroom, ok=True, estimate=estimate)
+    if request.max_tpot_ms is None and request.max_ttft_ms is None:
+        return evaluation
+    speed = evaluation.speed
+    ok = (request.max_tpot_ms is None or speed.tpot_ms <= request.max_tpot_ms) and (
+        request.max_ttft_ms is None or speed.ttft_ms <= request.max_ttft_ms
     )
-    return _Evaluation(concurrency, fits, headroom, speed, ok)
+    return replace(evaluation, ok=ok) if not ok else evaluation
 
 
 def _estimate_speed(
@@ -596,6 +618,56 @@ def _estimate_speed(
         ttft_ms=report.ttft_ms_range[1],
         tpot_ms=report.tpot_ms_range[1],
     )
+
+
+def _refine_where_it_shows(found: list[_Found], top: int, target_tps: float | None) -> list[_Found]:
+    """Lower the concurrency of the options whose figures can show: the `top` cheapest per
+    hour (their cost is fixed already) and any that could be on the Pareto front.
+
+    The rest keep the concurrency that reached the target first; they are ranked below the
+    table by cost, and some option provably dominates them whatever refinement would give.
+    """
+    pending = [f for f in found if f.refine is not None]
+    if not pending or target_tps is None:
+        return found
+    by_cost = sorted(found, key=lambda f: (f.usd_per_hour is None, f.usd_per_hour or 0.0))
+    cutoff = by_cost[min(top, len(by_cost)) - 1].usd_per_hour
+    dominated = _surely_dominated(found, target_tps)
+    out = []
+    for f in found:
+        shows = cutoff is None or f.usd_per_hour is None or f.usd_per_hour <= cutoff
+        if f.refine is not None and (shows or id(f) not in dominated):
+            f = replace(f, evaluation=f.refine(), refine=None)
+        out.append(f)
+    return out
+
+
+def _surely_dominated(found: list[_Found], target_tps: float) -> set[int]:
+    """ids of options some other option beats on both axes whatever refinement gives.
+
+    Refinement lowers concurrency: TPOT falls to no less than at one sequence, and USD per
+    million tokens rises to no more than at exactly the target throughput.
+    """
+    bounds = []
+    for f in found:
+        cost = f.usd_per_hour
+        if cost is None or f.usd_per_million_output_tokens is None:
+            continue
+        worst_cost = cost / (target_tps * SECONDS_PER_HOUR) * 1e6
+        best_cost = f.usd_per_million_output_tokens
+        bounds.append(
+            (worst_cost, f.evaluation.speed.tpot_ms, best_cost, f.single.speed.tpot_ms, f)
+        )
+    by_worst = sorted(bounds, key=lambda b: b[0])
+    dominated: set[int] = set()
+    fastest, i = math.inf, 0
+    for _, _, best_cost, best_tpot, f in sorted(bounds, key=lambda b: b[2]):
+        while i < len(by_worst) and by_worst[i][0] < best_cost:
+            fastest = min(fastest, by_worst[i][1])
+            i += 1
+        if fastest < best_tpot:
+            dominated.add(id(f))
+    return dominated
 
 
 def _rank(found: list[_Found]) -> list[_Found]:
