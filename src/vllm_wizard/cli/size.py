@@ -22,7 +22,7 @@ def _help(field: str) -> str:
     return SizeRequest.model_fields[field].description or ""
 
 
-PIPE_WIDTH = 150
+PIPE_WIDTH = 170
 OptInt = int | None
 OptFloat = float | None
 
