@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel
 
-from vllm_wizard.schemas import gpu, model, plan, request
+from vllm_wizard.schemas import benchmark, gpu, model, plan, request
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -37,7 +37,7 @@ def test_mypy_strict_on_core_is_clean() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-@pytest.mark.parametrize("module", [gpu, model, plan, request], ids=lambda m: m.__name__)
+@pytest.mark.parametrize("module", [benchmark, gpu, model, plan, request], ids=lambda m: m.__name__)
 def test_every_schema_field_has_a_description(module: object) -> None:
     for obj in vars(module).values():
         if (

@@ -65,3 +65,25 @@ class GpuNotDetectedError(EnvironmentFailureError):
 
 class HubUnavailableError(EnvironmentFailureError):
     """The Hugging Face Hub could not be reached and nothing was cached."""
+
+
+class ServerUnreachableError(EnvironmentFailureError):
+    """The benchmark URL does not answer (refused, timed out, unknown host)."""
+
+
+class NotOpenAICompatibleError(EnvironmentFailureError):
+    """The benchmark URL answers, but not as an OpenAI-compatible completions server."""
+
+
+def error_document(
+    message: str, *, field: str | None, value: object = None, fix: str | None = None
+) -> dict[str, dict[str, object]]:
+    """The JSON error shape shared by the web API and `--json` on the CLI.
+
+    `{"error": {"field", "value", "message", "fix"}}`; `fix` defaults to the part of the
+    message after its last "; " (messages end with their fix), else a generic hint.
+    """
+    if fix is None:
+        head, sep, tail = message.rpartition("; ")
+        fix = tail if sep and head else f"Change {field or 'the input'} and try again."
+    return {"error": {"field": field, "value": value, "message": message, "fix": fix}}

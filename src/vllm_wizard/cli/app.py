@@ -9,11 +9,13 @@ from typing import Annotated, Any
 import typer
 
 from vllm_wizard import __version__
+from vllm_wizard.cli.benchmark import benchmark_command
 from vllm_wizard.cli.check_log import check_log
 from vllm_wizard.cli.detect import detect_command
-from vllm_wizard.cli.errors import EXIT_USER, report_error
+from vllm_wizard.cli.errors import EXIT_USER, report_error, wants_json
 from vllm_wizard.cli.gpus import gpus_command
 from vllm_wizard.cli.size import size_command
+from vllm_wizard.cli.web import web_command
 from vllm_wizard.schemas.request import DEFAULT_VLLM_VERSION, PlanRequest
 
 app = typer.Typer(
@@ -147,7 +149,9 @@ def plan_command(
 app.command("check-log")(check_log)
 app.command("gpus")(gpus_command)
 app.command("detect")(detect_command)
+app.command("benchmark")(benchmark_command)
 app.command("size")(size_command)
+app.command("web")(web_command)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -163,5 +167,5 @@ def main(argv: list[str] | None = None) -> None:
         print(f"error: {message} (see --help)", file=sys.stderr)
         sys.exit(EXIT_USER)
     except Exception as exc:
-        sys.exit(report_error(exc))
+        sys.exit(report_error(exc, as_json=wants_json(sys.argv[1:] if argv is None else argv)))
     sys.exit(0)

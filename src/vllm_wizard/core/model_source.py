@@ -154,7 +154,10 @@ def _find_in_hf_cache(model: str, revision: str | None) -> Path | None:
         from huggingface_hub import try_to_load_from_cache
     except ImportError:  # pragma: no cover - huggingface_hub is a core dependency
         return None
-    found = try_to_load_from_cache(model, "config.json", revision=revision)
+    try:
+        found = try_to_load_from_cache(model, "config.json", revision=revision)
+    except ValueError:  # huggingface_hub's HFValidationError: not a valid repo id or revision
+        return None
     if isinstance(found, str):
         logger.debug("found %s in the HF cache at %s", model, found)
         return Path(found).parent

@@ -12,7 +12,11 @@ from typing import Any
 
 from vllm_wizard import __version__
 from vllm_wizard.core import dtypes
-from vllm_wizard.core.corrections import find_correction
+from vllm_wizard.core.corrections import (
+    apply_performance_factors,
+    find_correction,
+    find_performance_factors,
+)
 from vllm_wizard.core.gpu_catalog import resolve_gpu
 from vllm_wizard.core.memory import (
     DEFAULT_BLOCK_SIZE,
@@ -134,6 +138,7 @@ def plan(request: PlanRequest) -> PlanResult:
     if hardware.free_bytes is not None:
         feasibility = _check_free_memory(request, hardware, feasibility)
     performance = _performance(request, meta, hardware, candidate, weights_total, effective_quant)
+    performance = _apply_measured_factors(request, meta, hardware, performance, notes)
     if (
         request.target_latency_ms is not None
         and performance.tpot_ms_range[0] > request.target_latency_ms
@@ -224,6 +229,28 @@ def _apply_corrections(
         "GiB; --no-corrections ignores them."
     )
     return replace(hardware, correction=c)
+
+
+def _apply_measured_factors(
+    request: PlanRequest,
+    meta: ModelMetadata,
+    hardware: Hardware,
+    performance: PerformanceReport,
+    notes: list[str],
+) -> PerformanceReport:
+    """Scale the estimate by the ratios `benchmark --save` stored for this GPU, model, release."""
+    if not request.use_corrections:
+        return performance
+    found = find_performance_factors(hardware.spec.name, meta.model_id, request.vllm_version)
+    if found is None:
+        return performance
+    f, source = found
+    notes.append(
+        f"Applied measured performance factors for {hardware.spec.name} / {meta.model_id} / "
+        f"vLLM {request.vllm_version} (from {source}): TTFT x{f.ttft:.2f}, TPOT x{f.tpot:.2f}, "
+        f"output tok/s x{f.output_throughput:.2f}; --no-corrections ignores them."
+    )
+    return apply_performance_factors(performance, f)
 
 
 def _detected_hardware(request: PlanRequest, notes: list[str]) -> Hardware | None:

@@ -129,5 +129,6 @@ class PlanRequest(BaseModel):
     )
     use_corrections: bool = Field(
         default=True,
-        description="Apply corrections saved by `check-log --save` for this GPU, family and release.",
+        description="Apply corrections saved by `check-log --save` (memory) and `benchmark --save` "
+        "(speed) for this GPU, model and release.",
     )

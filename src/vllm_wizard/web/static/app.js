@@ -1,0 +1,154 @@
+// The page's small behaviours: tabs, copy buttons, GPU detection, files and sizing calls.
+// Everything else (form -> results) is HTMX.
+(function () {
+  "use strict";
+
+  const form = () => document.getElementById("plan-form");
+
+  function formRequest() {
+    // The form as a plan request: non-empty fields, numbers as numbers.
+    const body = {};
+    for (const [key, value] of new FormData(form())) {
+      if (key === "tab" || value === "") continue;
+      const el = form().elements[key];
+      body[key] = el && el.type === "number" ? Number(value) : value;
+    }
+    return body;
+  }
+
+  async function postJson(url, body) {
+    return fetch(url, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(body),
+    });
+  }
+
+  async function errorText(response) {
+    try {
+      const doc = await response.json();
+      return doc.error.message + ". " + doc.error.fix;
+    } catch (e) {
+      return "HTTP " + response.status;
+    }
+  }
+
+  function selectTab(name) {
+    document.querySelectorAll('[role="tab"]').forEach((tab) => {
+      const on = tab.dataset.tab === name;
+      tab.setAttribute("aria-selected", on ? "true" : "false");
+      tab.tabIndex = on ? 0 : -1;
+      const panel = document.getElementById(tab.getAttribute("aria-controls"));
+      if (panel) panel.hidden = !on;
+    });
+    const state = document.getElementById("tab-state");
+    if (state) state.value = name;
+    const url = new URL(window.location.href);
+    url.searchParams.set("tab", name);
+    history.replaceState(history.state, "", url);
+    if (name === "files") loadFiles();
+  }
+
+  async function loadFiles() {
+    const status = document.getElementById("files-status");
+    const list = document.getElementById("files-list");
+    if (!status || !list) return;
+    const response = await postJson("/api/generate", formRequest());
+    if (!response.ok) {
+      status.textContent = await errorText(response);
+      return;
+    }
+    const doc = await response.json();
+    list.replaceChildren();
+    for (const file of doc.files || []) {
+      const heading = document.createElement("h4");
+      heading.textContent = file.path;
+      const pre = document.createElement("pre");
+      pre.textContent = file.content;
+      list.append(heading, pre);
+    }
+    status.textContent = "";
+  }
+
+  async function downloadZip() {
+    const status = document.getElementById("files-status");
+    const response = await postJson("/api/generate?format=zip", formRequest());
+    if (!response.ok) {
+      status.textContent = await errorText(response);
+      return;
+    }
+    const link = document.createElement("a");
+    link.href = URL.createObjectURL(await response.blob());
+    link.download = "vllm-deployment.zip";
+    document.body.append(link);
+    link.click();
+    link.remove();
+    status.textContent = "Downloaded vllm-deployment.zip";
+  }
+
+  async function copyFrom(button) {
+    const source = document.querySelector(button.dataset.copy);
+    const status = button.nextElementSibling;
+    const text = source ? source.textContent : "";
+    try {
+      await navigator.clipboard.writeText(text);
+      status.textContent = "Copied";
+    } catch (e) {
+      const range = document.createRange();
+      range.selectNodeContents(source);
+      window.getSelection().removeAllRanges();
+      window.getSelection().addRange(range);
+      status.textContent = "Selected: press Ctrl+C to copy";
+    }
+  }
+
+  async function detectGpus() {
+    const status = document.getElementById("detect-status");
+    status.textContent = "Detecting…";
+    const response = await fetch("/api/gpus");
+    const doc = await response.json();
+    const first = (doc.gpus || [])[0];
+    if (!first || !first.catalog_name) {
+      status.textContent = first
+        ? "Detected " + first.name + ", which is not in the catalog."
+        : "No GPU detected on the server. " + (doc.notes || []).join(" ");
+      return;
+    }
+    form().elements.gpu.value = first.catalog_name;
+    form().elements.gpus.value = doc.count;
+    status.textContent = "Detected " + doc.count + "× " + first.catalog_name + ".";
+    form().dispatchEvent(new Event("change", { bubbles: true }));
+  }
+
+  async function sizeSearch() {
+    const status = document.getElementById("size-status");
+    status.textContent = "Searching…";
+    const response = await postJson("/api/size", formRequest());
+    if (!response.ok) {
+      status.textContent = await errorText(response);
+      return;
+    }
+    status.textContent = "";
+  }
+
+  document.addEventListener("click", (event) => {
+    const target = event.target.closest("button");
+    if (!target) return;
+    if (target.getAttribute("role") === "tab") selectTab(target.dataset.tab);
+    else if (target.classList.contains("copy")) copyFrom(target);
+    else if (target.id === "download-zip") downloadZip();
+    else if (target.id === "detect") detectGpus();
+    else if (target.id === "size-button") sizeSearch();
+  });
+
+  document.addEventListener("keydown", (event) => {
+    // Arrow keys move between tabs, as the ARIA tabs pattern expects.
+    const tab = event.target.closest && event.target.closest('[role="tab"]');
+    if (!tab || (event.key !== "ArrowRight" && event.key !== "ArrowLeft")) return;
+    const tabs = Array.from(document.querySelectorAll('[role="tab"]'));
+    const step = event.key === "ArrowRight" ? 1 : -1;
+    const next = tabs[(tabs.indexOf(tab) + step + tabs.length) % tabs.length];
+    selectTab(next.dataset.tab);
+    next.focus();
+  });
+})();

@@ -1,0 +1,126 @@
+"""The page in headless Debian Chromium: fill the form, see the plan, switch tabs, files."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+
+LLAMA = "meta-llama/Llama-3.1-8B-Instruct"
+
+
+@pytest.fixture
+def page(browser: Any, live_server: str) -> Any:
+    context = browser.new_context(viewport={"width": 1000, "height": 900})
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_server)
+    outside: list[str] = []
+    context.route(_is_outside(live_server), lambda route: _refuse(route, outside))
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(live_server + "/")
+    yield page
+    context.close()
+    assert not errors, errors
+    assert not outside, f"the page reached outside the server: {outside}"
+
+
+def _is_outside(live_server: str) -> Any:
+    return lambda url: not url.startswith((live_server, "data:", "blob:"))
+
+
+def _refuse(route: Any, log: list[str]) -> None:
+    log.append(route.request.url)
+    route.abort()
+
+
+def _plan(page: Any, model: str = LLAMA, context: str = "8192") -> None:
+    page.get_by_label("Model id or folder").fill(model)
+    page.get_by_label("GPU", exact=True).select_option("H100 SXM")
+    page.get_by_label("Context length (tokens)", exact=True).fill(context)
+    page.get_by_role("button", name="Plan").click()
+
+
+def test_form_renders_a_plan_and_keeps_it_in_the_url(page: Any) -> None:
+    _plan(page)
+    badge = page.locator("#fits-badge")
+    badge.wait_for()
+    assert badge.inner_text() == "Fits"
+    assert page.locator("#vram-bar rect[data-segment='weights']").count() == 1
+    assert page.locator("#budget-line").count() == 1
+    assert page.locator("#concurrency-chart .bar-planned").count() == 1
+    query = parse_qs(urlparse(page.url).query)
+    assert query["model"] == [LLAMA] and query["max_model_len"] == ["8192"]
+
+
+def test_changing_an_input_updates_without_reload(page: Any) -> None:
+    _plan(page)
+    page.locator("#fits-badge").wait_for()
+    page.evaluate("window.__marker = 1")
+    page.get_by_label("Context length (tokens)", exact=True).fill("131072")
+    page.get_by_label("Concurrent requests", exact=True).fill("64")
+    page.wait_for_function("location.search.includes('concurrency=64')")
+    page.locator("#fits-badge", has_text="Does not fit").wait_for()
+    assert page.evaluate("window.__marker") == 1
+
+
+def test_tabs_command_copy_and_json(page: Any) -> None:
+    _plan(page)
+    page.get_by_role("tab", name="Command").click()
+    command = page.locator("#serve-command")
+    assert command.is_visible()
+    assert command.inner_text().startswith("vllm serve " + LLAMA)
+    assert not page.locator("#panel-summary").is_visible()
+    page.get_by_role("button", name="Copy command").click()
+    page.locator("#panel-command [role=status]", has_text="Copied").wait_for()
+    assert page.evaluate("navigator.clipboard.readText()") == command.inner_text()
+    page.get_by_role("tab", name="JSON").click()
+    assert '"schema_version": 1' in page.locator("#plan-json").inner_text()
+    assert "tab=json" in page.url
+
+
+def test_files_tab_reports_generate_is_not_built_yet(page: Any) -> None:
+    _plan(page)
+    page.get_by_role("tab", name="Files").click()
+    page.get_by_role("button", name="Download zip").click()
+    page.locator("#files-status", has_text="not available in this version").wait_for()
+
+
+def test_shared_url_opens_the_same_plan(page: Any, live_server: str) -> None:
+    page.goto(f"{live_server}/?model={LLAMA}&gpu=H100+SXM&max_model_len=4096&tab=command")
+    assert page.locator("#serve-command").is_visible()
+    assert "--max-model-len 4096" in page.locator("#serve-command").inner_text()
+    assert page.get_by_label("Context length (tokens)", exact=True).input_value() == "4096"
+
+
+def test_bad_input_shows_the_error_and_fix(page: Any) -> None:
+    _plan(page, model="no-such-org/no-such-model")
+    alert = page.get_by_role("alert")
+    alert.wait_for()
+    assert "not in the built-in catalog" in alert.inner_text()
+
+
+def test_detect_without_a_gpu_says_so(page: Any) -> None:
+    page.get_by_role("button", name="Detect server GPUs").click()
+    page.locator("#detect-status", has_text="No GPU detected").wait_for()
+
+
+def test_phone_width_has_no_horizontal_scroll(browser: Any, live_server: str) -> None:
+    context = browser.new_context(viewport={"width": 375, "height": 800})
+    page = context.new_page()
+    page.goto(f"{live_server}/?model={LLAMA}&gpu=H100+SXM&max_model_len=8192")
+    page.locator("#fits-badge").wait_for()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
+    context.close()
+
+
+def test_docs_render_offline(browser: Any, live_server: str) -> None:
+    context = browser.new_context()
+    outside: list[str] = []
+    context.route(_is_outside(live_server), lambda route: _refuse(route, outside))
+    page = context.new_page()
+    page.goto(live_server + "/docs")
+    page.locator(".opblock-summary-path", has_text="/api/plan").first.wait_for()
+    context.close()
+    assert not outside, outside
