@@ -798,8 +798,9 @@ def _target_dict(search: _Search) -> dict[str, float]:
 
 def _assumptions(request: SizeRequest) -> list[str]:
     return [
-        "Approximate: speeds are the performance module's roofline ranges; output tok/s is "
-        "the low end x replicas, TTFT and TPOT the high ends.",
+        "Approximate: speeds are the performance module's calibrated ranges at each "
+        "replica's concurrency; output tok/s is the low end x replicas, TTFT (which includes "
+        "queueing behind a burst) and TPOT the high ends.",
         f"Every replica is planned for max_model_len = prompt + gen rounded up, "
         f"{request.gpu_memory_utilization:g} GPU memory utilization, vLLM "
         f"{request.vllm_version} start-up accounting, no saved corrections.",
