@@ -8,6 +8,7 @@ estimate; capacity counts whole blocks.
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import re
@@ -84,6 +85,7 @@ def parse_vllm_version(text: str) -> Version:
     )
 
 
+@functools.lru_cache(maxsize=64)
 def vllm_era(version: str | Version) -> Era:
     """Which accounting a release uses: V0 (< 0.8), V1 (0.8 to 0.20), V1 with graphs (>= 0.21)."""
     v = version if isinstance(version, Version) else parse_vllm_version(version)
@@ -231,6 +233,18 @@ def replica_kv_bytes_per_token(meta: ModelMetadata, kv_dtype_bytes: float, tp: i
     return per_stage * tp
 
 
+def replica_headroom_bytes(
+    budget: GpuBudget, gpus: int, workload_kv_bytes_per_token: int, tokens: float
+) -> int:
+    """SPEC 4.2.1 headroom of one replica of `gpus` GPUs: target - weights - overhead - KV.
+
+    `tokens` is the workload's KV tokens (context x concurrency x fragmentation);
+    `workload_kv_bytes_per_token` is summed over the replica's GPUs.
+    """
+    spent = (budget.weights_bytes + budget.overhead_bytes) * gpus
+    return int(budget.requested_bytes * gpus - spent - tokens * workload_kv_bytes_per_token)
+
+
 def weights_bytes_per_gpu(meta: ModelMetadata, total_weights: int, tp: int, pp: int) -> int:
     """One GPU's share of the weights; K/V projections replicate once TP exceeds the KV heads."""
     if meta.attention == "mla" or meta.num_kv_heads >= tp:
@@ -283,6 +297,12 @@ def cudagraph_capture_sizes(max_num_seqs: int) -> list[int]:
     return [s for s in sizes if s <= max_size]
 
 
+@functools.lru_cache(maxsize=1024)
+def _capture_count(max_num_seqs: int) -> int:
+    """How many CUDA graphs vLLM captures (cached: `size` asks for the same few many times)."""
+    return len(cudagraph_capture_sizes(max_num_seqs))
+
+
 def cuda_graph_bytes(meta: ModelMetadata, settings: EngineSettings) -> int:
     """CUDA-graph memory deducted before the KV cache: vLLM >= 0.21 only, 0 when eager.
 
@@ -291,7 +311,7 @@ def cuda_graph_bytes(meta: ModelMetadata, settings: EngineSettings) -> int:
     """
     if settings.enforce_eager or vllm_era(settings.vllm_version) != "v1-graphs":
         return 0
-    n_graphs = len(cudagraph_capture_sizes(settings.max_num_seqs))
+    n_graphs = _capture_count(settings.max_num_seqs)
     depth = max(1.0, meta.num_layers / 32)
     estimate = int(CUDA_GRAPH_BASE_BYTES + n_graphs * CUDA_GRAPH_PER_GRAPH_BYTES * depth)
     return estimate + settings.corrections.cuda_graph_bytes

@@ -30,6 +30,7 @@ from vllm_wizard.core.memory import (
     max_sequences_at_context,
     model_weights_bytes,
     plan_gpu_budget,
+    replica_headroom_bytes,
     replica_kv_bytes_per_token,
 )
 from vllm_wizard.core.model_source import load_model_metadata
@@ -652,11 +653,8 @@ def _replica_headroom(
     kv_token = replica_kv_bytes_per_token(
         meta, kv_bytes, settings.tensor_parallel_size, settings.pipeline_parallel_size
     )
-    workload_kv = (
-        settings.max_model_len * request.concurrency * request.fragmentation_factor * kv_token
-    )
-    spent = (budget.weights_bytes + budget.overhead_bytes) * gpus + workload_kv
-    return int(budget.requested_bytes * gpus - spent)
+    tokens = settings.max_model_len * request.concurrency * request.fragmentation_factor
+    return replica_headroom_bytes(budget, gpus, kv_token, tokens)
 
 
 def _choose_layout(
