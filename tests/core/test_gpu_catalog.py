@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import time
 from urllib.parse import urlsplit
 
 import pytest
@@ -272,13 +271,11 @@ def test_list_gpus_filters_by_substring() -> None:
     assert list_gpus("no such gpu") == []
 
 
-def test_load_is_cached_and_fast() -> None:
+def test_load_is_cached() -> None:
     load_gpu_catalog.cache_clear()
     gpu_catalog._catalog_index.cache_clear()
-    start = time.perf_counter()
     catalog = load_gpu_catalog()
     resolve_gpu("A100")
-    assert time.perf_counter() - start < 0.5
     assert load_gpu_catalog() is catalog
 
 

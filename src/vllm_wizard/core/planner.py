@@ -528,7 +528,7 @@ def _engine_settings(
         max_model_len=max_model_len,
         max_num_seqs=seqs,
         max_num_batched_tokens=recommend_max_num_batched_tokens(
-            request, seqs, hardware.memory_bytes
+            request, seqs, hardware.memory_bytes, max_model_len
         ),
         block_size=request.block_size or DEFAULT_BLOCK_SIZE,
         enforce_eager=bool(request.enforce_eager if eager is None else eager),

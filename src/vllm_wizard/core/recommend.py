@@ -85,12 +85,13 @@ def recommend_max_num_seqs(request: PlanRequest) -> int:
 
 
 def recommend_max_num_batched_tokens(
-    request: PlanRequest, max_num_seqs: int, vram_bytes: int
+    request: PlanRequest, max_num_seqs: int, vram_bytes: int, max_model_len: int | None = None
 ) -> int:
     """Tokens per scheduler step: the workload's tokens, within a ceiling set by GPU size.
 
     Larger steps raise prefill throughput and the activation peak; latency mode keeps
-    steps small so decodes are not stalled behind long prefills.
+    steps small so decodes are not stalled behind long prefills. Never above
+    max_num_seqs x max_model_len, which vLLM warns about.
     """
     if request.max_num_batched_tokens is not None:
         return request.max_num_batched_tokens
@@ -102,7 +103,10 @@ def recommend_max_num_batched_tokens(
     elif request.batching_mode == "latency":
         ceiling = SMALL_GPU_BATCHED_TOKENS
     wanted = (request.prompt_tokens + request.gen_tokens) * request.concurrency
-    return max(min(wanted, ceiling), MIN_BATCHED_TOKENS, max_num_seqs)
+    chosen = max(min(wanted, ceiling), MIN_BATCHED_TOKENS, max_num_seqs)
+    if max_model_len is not None:
+        chosen = min(chosen, max_num_seqs * max_model_len)
+    return chosen
 
 
 def resolve_weight_dtype(

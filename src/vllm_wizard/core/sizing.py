@@ -546,7 +546,7 @@ def _evaluate(
         max_model_len=search.max_model_len,
         max_num_seqs=seqs,
         max_num_batched_tokens=recommend_max_num_batched_tokens(
-            plan_request, seqs, spec.memory_bytes
+            plan_request, seqs, spec.memory_bytes, search.max_model_len
         ),
         block_size=DEFAULT_BLOCK_SIZE,
         enforce_eager=False,
