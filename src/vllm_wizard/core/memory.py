@@ -28,6 +28,8 @@ CUDA_GRAPH_BASE_BYTES = 150 * MiB
 CUDA_GRAPH_PER_GRAPH_BYTES = 4 * MiB
 MAX_CUDA_GRAPH_CAPTURE = 512
 DEFAULT_BLOCK_SIZE = 16
+# DeepSeek V3.2 indexer cache: fp8 keys plus one fp32 scale per this many values.
+INDEXER_QUANT_BLOCK = 128
 
 
 @dataclass(frozen=True)
@@ -113,11 +115,15 @@ def kv_bytes_per_token(meta: ModelMetadata, kv_dtype_bytes: float, tp: int = 1, 
     """KV bytes one token occupies on one GPU (the PP stage with the most KV layers).
 
     GQA/MHA: layers x 2 x max(1, kv_heads // TP) x head_dim x dtype bytes.
-    MLA: layers x (kv_lora_rank + qk_rope_head_dim) x dtype bytes, not split by TP.
+    MLA: layers x (kv_lora_rank + qk_rope_head_dim) x dtype bytes, not split by TP, plus
+    the sparse-attention indexer's fp8 keys and scales where the model has one.
     """
     layers = _layers_on_worst_stage(meta.kv_layers, pp)
     if meta.attention == "mla" and meta.mla_kv_dim is not None:
-        return int(layers * meta.mla_kv_dim * kv_dtype_bytes)
+        indexer = 0
+        if meta.index_head_dim is not None:
+            indexer = meta.index_head_dim + meta.index_head_dim // INDEXER_QUANT_BLOCK * 4
+        return int(layers * meta.mla_kv_dim * kv_dtype_bytes) + layers * indexer
     return int(layers * 2 * _kv_heads_per_gpu(meta, tp) * meta.head_dim * kv_dtype_bytes)
 
 

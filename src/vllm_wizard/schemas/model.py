@@ -52,6 +52,12 @@ class ModelMetadata(BaseModel):
         gt=0,
         description="MLA: kv_lora_rank + qk_rope_head_dim values per token per layer.",
     )
+    index_head_dim: int | None = Field(
+        default=None,
+        gt=0,
+        description="Sparse-attention indexer key width (DeepSeek V3.2, GLM-5): an extra "
+        "fp8 cache of index_head_dim + index_head_dim / 128 x 4 bytes per token per layer.",
+    )
     sliding_window: int | None = Field(
         default=None, gt=0, description="Sliding-window size in tokens."
     )
