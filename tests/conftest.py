@@ -15,11 +15,12 @@ CONFIGS = FIXTURES / "configs"
 
 @pytest.fixture(autouse=True)
 def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """No colour, fixed width, an empty HF cache, and the Hub unreachable."""
+    """No colour, fixed width, an empty HF cache and config folder, the Hub unreachable."""
     monkeypatch.setenv("NO_COLOR", "1")
     monkeypatch.setenv("COLUMNS", "200")
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("VLLM_WIZARD_CONFIG_DIR", str(tmp_path / "vllm-wizard-config"))
     monkeypatch.delenv("VLLM_WIZARD_DEBUG", raising=False)
 
 

@@ -7,7 +7,14 @@ import time
 import pytest
 
 from vllm_wizard.core import gpu_catalog
-from vllm_wizard.core.gpu_catalog import GpuMatch, list_gpus, load_gpu_catalog, resolve_gpu
+from vllm_wizard.core.gpu_catalog import (
+    GpuMatch,
+    gpu_entry,
+    list_gpus,
+    load_cloud_instances,
+    load_gpu_catalog,
+    resolve_gpu,
+)
 from vllm_wizard.errors import UnknownGpuError, UserInputError
 from vllm_wizard.schemas.gpu import GpuSpec
 from vllm_wizard.units import GiB, bytes_to_gib
@@ -70,6 +77,8 @@ RESOLVE_CASES = [
     ("AMD Instinct MI300X", "MI300X 192GB"),
     ("mi325x", "MI325X 256GB"),
     ("AMD Instinct MI355X", "MI355X 288GB"),
+    ("AMD Instinct MI300X OAM", "MI300X 192GB"),  # rocm-smi's "Card Series"
+    ("AMD Instinct MI325X OAM", "MI325X 256GB"),
 ]
 
 # (query, catalog name taken, substring of the note).
@@ -249,3 +258,46 @@ def test_load_is_cached_and_fast() -> None:
     resolve_gpu("A100")
     assert time.perf_counter() - start < 0.5
     assert load_gpu_catalog() is catalog
+
+
+# (instance type as typed, catalog GPU, count), from the clouds' instance-type pages.
+INSTANCE_CASES = [
+    ("p5.48xlarge", "H100 SXM 80GB", 8),
+    ("p4d.24xlarge", "A100 SXM 40GB", 8),
+    ("p4de.24xlarge", "A100 SXM 80GB", 8),
+    ("g5.12xlarge", "A10G 24GB", 4),
+    ("g6e.xlarge", "L40S 48GB", 1),
+    ("a2-ultragpu-8g", "A100 SXM 80GB", 8),
+    ("a2-highgpu-1g", "A100 SXM 40GB", 1),
+    ("a3-highgpu-8g", "H100 SXM 80GB", 8),
+    ("g2-standard-96", "L4 24GB", 8),
+    ("Standard_ND96isr_H100_v5", "H100 SXM 80GB", 8),
+    ("standard_nd96amsr_a100_v4", "A100 SXM 80GB", 8),
+    ("Standard_ND96isr_MI300X_v5", "MI300X 192GB", 8),
+]
+
+
+@pytest.mark.parametrize(
+    ("query", "gpu", "count"), INSTANCE_CASES, ids=[c[0] for c in INSTANCE_CASES]
+)
+def test_cloud_instance_resolves_to_gpu_and_count(query: str, gpu: str, count: int) -> None:
+    match = resolve_gpu(query)
+    assert (match.spec.name, match.count) == (gpu, count)
+    assert match.note is not None and f"has {count}x {gpu}" in match.note
+
+
+def test_cloud_instances_are_unique_and_cover_three_clouds() -> None:
+    instances = load_cloud_instances()
+    names = [instance.name.lower() for instance in instances]
+    assert len(names) == len(set(names))
+    assert {instance.cloud for instance in instances} == {"aws", "gcp", "azure"}
+
+
+def test_gpu_names_are_not_taken_for_instances() -> None:
+    assert resolve_gpu("H100").count is None
+
+
+def test_gpu_entry_adds_memory_gib() -> None:
+    entry = gpu_entry(resolve_gpu("H100").spec)
+    assert entry["memory_gib"] == 79.18
+    assert entry["name"] == "H100 SXM 80GB"

@@ -9,7 +9,10 @@ from typing import Annotated, Any
 import typer
 
 from vllm_wizard import __version__
+from vllm_wizard.cli.check_log import check_log
+from vllm_wizard.cli.detect import detect_command
 from vllm_wizard.cli.errors import EXIT_USER, report_error
+from vllm_wizard.cli.gpus import gpus_command
 from vllm_wizard.schemas.request import DEFAULT_VLLM_VERSION, PlanRequest
 
 app = typer.Typer(
@@ -53,7 +56,9 @@ def _root(
 
 ModelOpt = Annotated[str, typer.Option("--model", "-m", help=_help("model"), show_default=False)]
 GpuOpt = Annotated[str | None, typer.Option("--gpu", help=_help("gpu"), show_default=False)]
-GpusOpt = Annotated[int, typer.Option("--gpus", help=_help("gpus"))]
+GpusOpt = Annotated[
+    int | None, typer.Option("--gpus", help=_help("gpus", "1, or the instance's or detected count"))
+]
 OptInt = int | None
 OptFloat = float | None
 
@@ -62,7 +67,7 @@ OptFloat = float | None
 def plan_command(
     model: ModelOpt,
     gpu: GpuOpt = None,
-    gpus: GpusOpt = 1,
+    gpus: GpusOpt = None,
     gpus_per_node: Annotated[OptInt, typer.Option(help=_help("gpus_per_node"))] = None,
     vram_gb: Annotated[OptFloat, typer.Option(help=_help("vram_gb"))] = None,
     interconnect: Annotated[str | None, typer.Option(help=_help("interconnect"))] = None,
@@ -109,6 +114,9 @@ def plan_command(
             show_default=False,
         ),
     ] = None,
+    use_corrections: Annotated[
+        bool, typer.Option("--corrections/--no-corrections", help=_help("use_corrections"))
+    ] = True,
     output_format: Annotated[
         OutputFormat, typer.Option("--format", help="Output: text, json or yaml.")
     ] = OutputFormat.text,
@@ -133,6 +141,11 @@ def plan_command(
     request = PlanRequest(**fields)
     result = plan(request)
     print_plan(result, fmt.value, explain=explain)
+
+
+app.command("check-log")(check_log)
+app.command("gpus")(gpus_command)
+app.command("detect")(detect_command)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -22,13 +22,14 @@ import yaml
 from pydantic import ValidationError
 
 from vllm_wizard.errors import EnvironmentFailureError, UnknownGpuError
-from vllm_wizard.schemas.gpu import GpuSpec
-from vllm_wizard.units import MiB
+from vllm_wizard.schemas.gpu import CloudInstance, GpuSpec
+from vllm_wizard.units import MiB, bytes_to_gib
 
 logger = logging.getLogger(__name__)
 
 _CATALOG_PACKAGE = "vllm_wizard.core.data"
 _CATALOG_FILE = "gpus.yaml"
+_INSTANCES_FILE = "cloud_instances.yaml"
 _YAML_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 # Words that name the vendor or the product line but never tell two catalog rows apart.
@@ -50,6 +51,7 @@ _NOISE_TOKENS = frozenset(
         "workstation",
         "server",
         "blackwell",
+        "oam",
     }
 )
 _MEMORY_TYPE_WORD = re.compile(r"(hbm|gddr)\d*[a-z]?")
@@ -64,6 +66,8 @@ class GpuMatch:
 
     spec: GpuSpec
     note: str | None = None
+    count: int | None = None
+    instance: str | None = None
 
 
 @dataclass(frozen=True)
@@ -98,8 +102,15 @@ def load_gpu_catalog() -> tuple[GpuSpec, ...]:
 def resolve_gpu(query: str) -> GpuMatch:
     """Find the catalog row for a GPU name as a person or nvidia-smi writes it.
 
-    Raises `UnknownGpuError` naming the closest catalog entries when nothing matches.
+    A cloud instance type (``p5.48xlarge``, ``a2-ultragpu-8g``) resolves to its GPU, with
+    `count` set to the GPUs in one instance. Raises `UnknownGpuError` naming the closest
+    catalog entries when nothing matches.
     """
+    instance = _cloud_instances().get(query.strip().lower())
+    if instance is not None:
+        spec = next(spec for spec in load_gpu_catalog() if spec.name == instance.gpu)
+        note = f"{instance.name} ({instance.cloud}) has {instance.count}x {spec.name}."
+        return GpuMatch(spec=spec, note=note, count=instance.count, instance=instance.name)
     parsed = _parse_name(query)
     if not parsed.key:
         raise UnknownGpuError(
@@ -139,6 +150,39 @@ def list_gpus(query: str | None = None) -> list[GpuSpec]:
         ):
             matches.append(entry.spec)
     return matches
+
+
+def gpu_entry(spec: GpuSpec) -> dict[str, Any]:
+    """One row as `gpus --json` and `detect --json` print it: the spec plus memory in GiB."""
+    entry = spec.model_dump(mode="json")
+    entry["memory_gib"] = bytes_to_gib(spec.memory_bytes)
+    return entry
+
+
+@functools.cache
+def load_cloud_instances() -> tuple[CloudInstance, ...]:
+    """Load and validate the bundled cloud instance types; every GPU must be a catalog row."""
+    text = resources.files(_CATALOG_PACKAGE).joinpath(_INSTANCES_FILE).read_text(encoding="utf-8")
+    document = yaml.load(text, Loader=_YAML_LOADER)
+    names = {spec.name for spec in load_gpu_catalog()}
+    instances = []
+    try:
+        for cloud, block in document["clouds"].items():
+            for name, row in block["instances"].items():
+                instance = CloudInstance(name=name, cloud=cloud, source=block["source"], **row)
+                if instance.gpu not in names:
+                    raise ValueError(f"{name} names GPU {instance.gpu!r}, not a catalog row")
+                instances.append(instance)
+    except (KeyError, TypeError, AttributeError, ValueError) as exc:
+        raise EnvironmentFailureError(
+            f"The bundled {_INSTANCES_FILE} is invalid ({exc}). Reinstall vllm-wizard."
+        ) from exc
+    return tuple(instances)
+
+
+@functools.cache
+def _cloud_instances() -> dict[str, CloudInstance]:
+    return {instance.name.lower(): instance for instance in load_cloud_instances()}
 
 
 def _row_to_spec(index: int, row: object) -> GpuSpec:

@@ -10,26 +10,128 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
+from typing import Literal
 
+from packaging.version import InvalidVersion, Version
+
+from vllm_wizard.errors import InvalidParameterError
 from vllm_wizard.schemas.model import ModelMetadata
 from vllm_wizard.units import GiB, MiB
 
 logger = logging.getLogger(__name__)
 
-# Fitted to vLLM >= 0.21 start-up logs on H100 (Llama-3.1-8B, Qwen3-0.6B/32B, gpt-oss):
-# the sampler's fp32 logits pipeline costs about this many bytes per (sequence x vocab) entry.
-LOGITS_BYTES_PER_ENTRY = 36
-# Forward-pass activations per batched token: gate/up outputs plus a few hidden-size buffers.
+# ---------------------------------------------------------------------------------------
+# Fitted constants, all in one place. They were fitted to the start-up lines in
+# shared/reference/vllm-startup-memory.jsonl (benchmarks/memory_accuracy.py refits them
+# leave-one-out to report honest errors); the formulas they feed are physics, not lookups.
+#
+# V1 activation peak = max(forward pass, hidden states kept + sampler pipeline). The V1
+# profile run ends with a dummy sampler run over min(max_num_seqs, max_num_batched_tokens)
+# rows of fp32 logits (logits, probabilities, sorted copies for top-k/top-p, indices):
+# about 38 bytes per (row x vocab) entry on every H100 log with a printed peak
+# (Llama-3.1-8B/70B, Qwen3-0.6B/32B, gpt-oss-20b/120b; spread 38.3 to 38.6).
+LOGITS_BYTES_PER_ENTRY = 38.3
+# V0's sampler ran over max_num_seqs rows with a lighter pipeline (fp32 logits + softmax).
+V0_LOGITS_BYTES_PER_ENTRY = 4.0
+# Forward activations per batched token: gate/up output (2 x intermediate / TP) plus half
+# the activation output live at the MLP peak, plus a few hidden-size buffers. The factor 2.5
+# fits V0 logs, whose profile run pushes max_model_len tokens through one forward pass.
+FORWARD_MLP_FACTOR = 2.5
 ACTIVATION_HIDDEN_BUFFERS = 4
-NON_TORCH_BASE_BYTES = 150 * MiB
-NON_TORCH_TP_BYTES = 400 * MiB
+# Memory outside torch after the baseline snapshot: allocator and cuBLAS growth (~0.13 GiB on
+# single-GPU V1 logs), plus NCCL/custom all-reduce buffers once TP or PP > 1 (0.54 GiB at TP 2).
+NON_TORCH_BASE_BYTES = 136 * MiB
+NON_TORCH_TP_BYTES = 416 * MiB
+# vLLM >= 0.21 deducts a CUDA-graph estimate before sizing the KV cache.
 CUDA_GRAPH_BASE_BYTES = 150 * MiB
 CUDA_GRAPH_PER_GRAPH_BYTES = 4 * MiB
 MAX_CUDA_GRAPH_CAPTURE = 512
 DEFAULT_BLOCK_SIZE = 16
 # DeepSeek V3.2 indexer cache: fp8 keys plus one fp32 scale per this many values.
 INDEXER_QUANT_BLOCK = 128
+
+# ---------------------------------------------------------------------------------------
+# Release eras (PEP 440 versions). See VLLM-NOTES section 5.3 and the issue's table.
+Era = Literal["v0", "v1", "v1-graphs"]
+V1_ENGINE_SINCE = Version("0.8.0")
+GRAPH_DEDUCTION_SINCE = Version("0.21.0")
+GPU_BATCH_DEFAULTS_SINCE = Version("0.10.2")
+V0_CHUNKED_PREFILL_ABOVE = 32768  # V0 turned chunked prefill on above this context
+V0_DEFAULT_MAX_NUM_SEQS = 256
+LARGE_GPU_DEFAULT_BYTES = 160 * GiB
+BIG_GPU_DEFAULT_BYTES = 70 * GiB
+FALLBACK_BATCHED_TOKENS = 2048
+_VERSION_RE = re.compile(r"(\d+\.\d+(?:\.\d+)*(?:[.+\-]?(?:rc|dev|post|a|b)\d*)*(?:\+[\w.]+)?)")
+
+
+def parse_vllm_version(text: str) -> Version:
+    """The release a version string names: '0.15.2rc1.dev93+g11a4c9d30', 'v0.7.2', '~v0.6.4'.
+
+    Raises InvalidParameterError when no version can be read.
+    """
+    try:
+        return Version(text.strip().lstrip("v"))
+    except InvalidVersion:
+        pass
+    for match in _VERSION_RE.finditer(text):
+        try:
+            return Version(match.group(1))
+        except InvalidVersion:
+            continue
+    raise InvalidParameterError(
+        f"--vllm-version {text!r} is not a version; pass one like 0.33.0 or 0.7.3.",
+        field="vllm_version",
+    )
+
+
+def vllm_era(version: str | Version) -> Era:
+    """Which accounting a release uses: V0 (< 0.8), V1 (0.8 to 0.20), V1 with graphs (>= 0.21)."""
+    v = version if isinstance(version, Version) else parse_vllm_version(version)
+    base = Version(v.base_version)
+    if base < V1_ENGINE_SINCE:
+        return "v0"
+    return "v1" if base < GRAPH_DEDUCTION_SINCE else "v1-graphs"
+
+
+def default_gpu_memory_utilization(version: str | Version) -> float:
+    """gpu_memory_utilization when the flag is omitted: 0.90, 0.92 from v0.21."""
+    return 0.92 if vllm_era(version) == "v1-graphs" else 0.90
+
+
+def default_batch_limits(
+    version: str | Version, total_bytes: int, gpu_name: str, max_model_len: int
+) -> tuple[int, int]:
+    """(max_num_seqs, max_num_batched_tokens) that `vllm serve` picks when both are omitted.
+
+    V0: 256 sequences; the profile batch is max_model_len tokens, or 2048 once chunked
+    prefill is on (above 32K context). V1: 2048/256 until hardware defaults arrived, then
+    by GPU size (VLLM-NOTES 5.3), clamped to max_num_seqs x max_model_len.
+    """
+    v = version if isinstance(version, Version) else parse_vllm_version(version)
+    if vllm_era(v) == "v0":
+        if max_model_len > V0_CHUNKED_PREFILL_ABOVE:
+            return V0_DEFAULT_MAX_NUM_SEQS, FALLBACK_BATCHED_TOKENS
+        return V0_DEFAULT_MAX_NUM_SEQS, max(max_model_len, FALLBACK_BATCHED_TOKENS)
+    seqs, tokens = 256, FALLBACK_BATCHED_TOKENS
+    if Version(v.base_version) >= GPU_BATCH_DEFAULTS_SINCE:
+        name = gpu_name.upper()
+        if total_bytes >= LARGE_GPU_DEFAULT_BYTES:
+            seqs, tokens = 1024, 16384
+        elif total_bytes >= BIG_GPU_DEFAULT_BYTES and "A100" not in name and "GB10" not in name:
+            seqs, tokens = 1024, 8192
+    tokens = min(seqs * max_model_len, tokens)
+    return min(seqs, tokens), tokens
+
+
+@dataclass(frozen=True)
+class ComponentCorrection:
+    """Bytes to add to each estimated component (from a vLLM log, see core/corrections.py)."""
+
+    activation_bytes: int = 0
+    non_torch_bytes: int = 0
+    cuda_graph_bytes: int = 0
 
 
 @dataclass(frozen=True)
@@ -47,6 +149,8 @@ class EngineSettings:
     tensor_parallel_size: int = 1
     pipeline_parallel_size: int = 1
     overhead_bytes: int | None = None
+    vllm_version: str = "0.33.0"
+    corrections: ComponentCorrection = field(default_factory=ComponentCorrection)
 
 
 @dataclass(frozen=True)
@@ -143,23 +247,39 @@ def weights_bytes_per_gpu(meta: ModelMetadata, total_weights: int, tp: int, pp: 
     return math.ceil((total_weights - kv_proj_bytes + replicated) / (tp * pp))
 
 
-def activation_peak_bytes(meta: ModelMetadata, settings: EngineSettings) -> int:
-    """Transient torch peak of vLLM's profile run: logits pipeline plus forward activations."""
-    num_reqs = min(settings.max_num_seqs, settings.max_num_batched_tokens)
-    logits = LOGITS_BYTES_PER_ENTRY * num_reqs * meta.vocab_size
+def forward_activation_bytes(meta: ModelMetadata, settings: EngineSettings, tokens: int) -> int:
+    """Peak of one forward pass over `tokens` tokens: the MLP's wide outputs dominate."""
     mlp_width = meta.intermediate_size or 4 * meta.hidden_size
     per_token = (
-        2 * mlp_width // settings.tensor_parallel_size
+        FORWARD_MLP_FACTOR * mlp_width / settings.tensor_parallel_size
         + ACTIVATION_HIDDEN_BUFFERS * meta.hidden_size
     )
-    forward = int(settings.max_num_batched_tokens * per_token * settings.weight_dtype_bytes)
-    logger.debug("activation: logits=%d forward=%d bytes", logits, forward)
-    return logits + forward
+    return int(tokens * per_token * settings.weight_dtype_bytes)
 
 
-def non_torch_bytes(tp: int, pp: int) -> int:
+def activation_peak_bytes(meta: ModelMetadata, settings: EngineSettings) -> int:
+    """Transient torch peak of vLLM's profile run (the "activation peak" it prints).
+
+    V1: max(forward pass, hidden states kept + sampler over min(seqs, batched tokens) rows).
+    V0: one forward pass over the profile batch plus a lighter sampler over max_num_seqs rows.
+    """
+    tokens = settings.max_num_batched_tokens
+    forward = forward_activation_bytes(meta, settings, tokens)
+    if vllm_era(settings.vllm_version) == "v0":
+        logits = V0_LOGITS_BYTES_PER_ENTRY * settings.max_num_seqs * meta.vocab_size
+        peak = forward + int(logits)
+    else:
+        rows = min(settings.max_num_seqs, tokens)
+        logits = int(LOGITS_BYTES_PER_ENTRY * rows * meta.vocab_size)
+        hidden = int(tokens * meta.hidden_size * settings.weight_dtype_bytes)
+        peak = max(forward, hidden + logits)
+    logger.debug("activation: forward=%d peak=%d bytes", forward, peak)
+    return peak + settings.corrections.activation_bytes
+
+
+def non_torch_bytes(tp: int, pp: int, correction: int = 0) -> int:
     """Memory outside torch that grows after vLLM's baseline (allocator, NCCL buffers)."""
-    return NON_TORCH_BASE_BYTES + (NON_TORCH_TP_BYTES if tp * pp > 1 else 0)
+    return NON_TORCH_BASE_BYTES + (NON_TORCH_TP_BYTES if tp * pp > 1 else 0) + correction
 
 
 def cudagraph_capture_sizes(max_num_seqs: int) -> list[int]:
@@ -170,12 +290,17 @@ def cudagraph_capture_sizes(max_num_seqs: int) -> list[int]:
 
 
 def cuda_graph_bytes(meta: ModelMetadata, settings: EngineSettings) -> int:
-    """vLLM's CUDA-graph memory estimate (0 with --enforce-eager)."""
-    if settings.enforce_eager:
+    """CUDA-graph memory deducted before the KV cache: vLLM >= 0.21 only, 0 when eager.
+
+    Earlier releases capture graphs after the KV cache is allocated, out of the headroom
+    left by gpu_memory_utilization, so nothing is deducted.
+    """
+    if settings.enforce_eager or vllm_era(settings.vllm_version) != "v1-graphs":
         return 0
     n_graphs = len(cudagraph_capture_sizes(settings.max_num_seqs))
     depth = max(1.0, meta.num_layers / 32)
-    return int(CUDA_GRAPH_BASE_BYTES + n_graphs * CUDA_GRAPH_PER_GRAPH_BYTES * depth)
+    estimate = int(CUDA_GRAPH_BASE_BYTES + n_graphs * CUDA_GRAPH_PER_GRAPH_BYTES * depth)
+    return estimate + settings.corrections.cuda_graph_bytes
 
 
 def plan_gpu_budget(
@@ -190,7 +315,7 @@ def plan_gpu_budget(
         activation, non_torch, graphs = settings.overhead_bytes, 0, 0
     else:
         activation = activation_peak_bytes(meta, settings)
-        non_torch = non_torch_bytes(tp, pp)
+        non_torch = non_torch_bytes(tp, pp, settings.corrections.non_torch_bytes)
         graphs = cuda_graph_bytes(meta, settings)
     available = requested - weights - activation - non_torch - graphs
 
@@ -199,9 +324,11 @@ def plan_gpu_budget(
     blocks_per_request = math.ceil(settings.max_model_len / settings.block_size)
     num_blocks = max(0, available) // per_block
     max_concurrency = num_blocks / blocks_per_request
-    estimated_len = max(0, (num_blocks - 1) * settings.block_size)
+    estimated_len = num_blocks * settings.block_size
 
-    failure = _startup_failure(requested, weights, available, per_block, blocks_per_request)
+    failure = _startup_failure(
+        settings, requested, weights, available, per_block, blocks_per_request, estimated_len
+    )
     return GpuBudget(
         total_bytes=total_bytes,
         requested_bytes=requested,
@@ -223,18 +350,41 @@ def plan_gpu_budget(
 
 
 def _startup_failure(
-    requested: int, weights: int, available: int, per_block: int, blocks_per_request: int
+    settings: EngineSettings,
+    requested: int,
+    weights: int,
+    available: int,
+    per_block: int,
+    blocks_per_request: int,
+    estimated_len: int,
 ) -> str | None:
-    """The reason vLLM would refuse to start, or None."""
+    """vLLM's own start-up error, in its wording and numbers, or None when it starts."""
     if weights > requested:
         return (
-            f"weights need {weights / GiB:.2f} GiB per GPU but the budget is "
-            f"{requested / GiB:.2f} GiB"
+            f"weights need {weights / GiB:.2f} GiB per GPU but the budget "
+            f"(total x gpu_memory_utilization) is {requested / GiB:.2f} GiB; "
+            "vLLM runs out of memory while loading"
         )
     if available <= 0:
-        return "no memory left for the KV cache after weights and activations"
-    if available - per_block < per_block * blocks_per_request:
-        return "the KV cache cannot hold one request of max_model_len"
+        return (
+            "No available memory for the cache blocks "
+            f"({available / GiB:.2f} GiB left after weights and activations). "
+            "Try increasing `gpu_memory_utilization` when initializing the engine"
+        )
+    if blocks_per_request > available // per_block:
+        if vllm_era(settings.vllm_version) == "v0":
+            return (
+                f"The model's max seq len ({settings.max_model_len}) is larger than the maximum "
+                f"number of tokens that can be stored in KV cache ({estimated_len}). Try "
+                "increasing `gpu_memory_utilization` or decreasing `max_model_len`"
+            )
+        needed = blocks_per_request * per_block
+        return (
+            "To serve at least one request with the models's max seq len "
+            f"({settings.max_model_len}), ({needed / GiB:.1f} GiB KV cache is needed, which is "
+            f"larger than the available KV cache memory ({available / GiB:.2f} GiB). Based on "
+            f"the available memory, the estimated maximum model length is {estimated_len}"
+        )
     return None
 
 

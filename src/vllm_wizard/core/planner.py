@@ -7,16 +7,19 @@ config (model_source) and the shipped data files.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from vllm_wizard import __version__
 from vllm_wizard.core import dtypes
+from vllm_wizard.core.corrections import find_correction
 from vllm_wizard.core.gpu_catalog import resolve_gpu
 from vllm_wizard.core.memory import (
     DEFAULT_BLOCK_SIZE,
+    ComponentCorrection,
     EngineSettings,
     GpuBudget,
+    default_gpu_memory_utilization,
     kv_bytes_per_token,
     max_context_at_sequences,
     max_sequences_at_context,
@@ -35,7 +38,12 @@ from vllm_wizard.core.recommend import (
 )
 from vllm_wizard.core.render import render_serve_command
 from vllm_wizard.core.vllm_flags import load_flag_table
-from vllm_wizard.errors import InvalidLayoutError, InvalidParameterError, UnknownGpuError
+from vllm_wizard.errors import (
+    GpuNotDetectedError,
+    InvalidLayoutError,
+    InvalidParameterError,
+    UnknownGpuError,
+)
 from vllm_wizard.schemas.gpu import GpuSpec
 from vllm_wizard.schemas.model import ModelMetadata
 from vllm_wizard.schemas.plan import (
@@ -57,7 +65,6 @@ CONTEXT_ROUNDING = 256
 # Stand-ins for a GPU known only by --vram-gb (a mid-range data-centre card).
 UNKNOWN_GPU_BANDWIDTH_GBPS = 1000.0
 UNKNOWN_GPU_BF16_TFLOPS = 150.0
-VLLM_DEFAULT_UTILIZATION = 0.92
 
 
 @dataclass(frozen=True)
@@ -70,6 +77,8 @@ class Hardware:
     gpus_per_node: int
     interconnect: str
     known: bool
+    correction: ComponentCorrection = field(default_factory=ComponentCorrection)
+    free_bytes: int | None = None
 
 
 @dataclass(frozen=True)
@@ -95,7 +104,7 @@ def plan(request: PlanRequest) -> PlanResult:
 
     meta = load_model_metadata(request.model, params_b=request.params_b, revision=request.revision)
     notes += meta.notes
-    hardware = _resolve_hardware(request, notes)
+    hardware = _apply_corrections(request, meta, _resolve_hardware(request, notes), notes)
     model_max = _model_max_len(meta, notes)
     _check_max_model_len(request, model_max)
 
@@ -120,6 +129,8 @@ def plan(request: PlanRequest) -> PlanResult:
     feasibility = _feasibility(
         request, meta, hardware, candidate, weights_total, kv_bytes, model_max, quantization
     )
+    if hardware.free_bytes is not None:
+        feasibility = _check_free_memory(request, hardware, feasibility)
     performance = _performance(request, meta, hardware, candidate, weights_total)
     if (
         request.target_latency_ms is not None
@@ -161,12 +172,20 @@ def _resolve_hardware(request: PlanRequest, notes: list[str]) -> Hardware:
             "No GPU given; pass --gpu (e.g. --gpu 'A100 80GB') or --vram-gb with the GiB per GPU.",
             field="gpu",
         )
+    if request.gpu is not None and request.gpu.strip().lower() == "auto":
+        detected = _detected_hardware(request, notes)
+        if detected is not None:
+            return detected
+        request = request.model_copy(update={"gpu": None})
     known = request.gpu is not None
+    gpus = request.gpus
     if request.gpu is not None:
         match = resolve_gpu(request.gpu)
         spec = match.spec
         if match.note:
             notes.append(match.note)
+        if match.count and "gpus" not in request.model_fields_set:
+            gpus = match.count
     else:
         spec = _custom_gpu(request.vram_gb or 0.0)
         notes.append(
@@ -174,15 +193,90 @@ def _resolve_hardware(request: PlanRequest, notes: list[str]) -> Hardware:
             f"{UNKNOWN_GPU_BF16_TFLOPS:.0f} BF16 TFLOP/s for performance; pass --gpu for better figures."
         )
     memory = gib_to_bytes(request.vram_gb) if request.vram_gb is not None else spec.memory_bytes
-    per_node = request.gpus_per_node or min(request.gpus, 8)
+    per_node = request.gpus_per_node or min(gpus, 8)
     interconnect = request.interconnect or spec.interconnect
     return Hardware(
         spec=spec,
         memory_bytes=memory,
-        gpus=request.gpus,
+        gpus=gpus,
         gpus_per_node=per_node,
         interconnect=interconnect,
         known=known,
+    )
+
+
+def _apply_corrections(
+    request: PlanRequest, meta: ModelMetadata, hardware: Hardware, notes: list[str]
+) -> Hardware:
+    """Attach the correction `check-log --save` stored for this GPU, family and release."""
+    if not request.use_corrections:
+        return hardware
+    found = find_correction(hardware.spec.name, meta.model_type, request.vllm_version)
+    if found is None:
+        return hardware
+    c, source = found
+    notes.append(
+        f"Applied saved corrections for {hardware.spec.name} / {meta.model_type} / vLLM "
+        f"{request.vllm_version} (from {source}): activation {c.activation_bytes / GiB:+.2f}, "
+        f"non-torch {c.non_torch_bytes / GiB:+.2f}, CUDA graphs {c.cuda_graph_bytes / GiB:+.2f} "
+        "GiB; --no-corrections ignores them."
+    )
+    return replace(hardware, correction=c)
+
+
+def _detected_hardware(request: PlanRequest, notes: list[str]) -> Hardware | None:
+    """--gpu auto: the local GPUs; --gpus, --vram-gb and --interconnect still override.
+
+    None when no GPU is found but --vram-gb is given (the plan goes on with it).
+    """
+    from vllm_wizard.core.gpu_detect import detect_gpus, local_hardware
+
+    try:
+        local = local_hardware(detect_gpus())
+    except GpuNotDetectedError as exc:
+        if request.vram_gb is None:
+            raise
+        notes.append(f"--gpu auto: {exc.message} Planned with --vram-gb instead.")
+        return None
+    notes.extend(local.notes)
+    spec = local.spec or _custom_gpu(bytes_to_gib(local.memory_bytes))
+    gpus = request.gpus if "gpus" in request.model_fields_set else local.count
+    return Hardware(
+        spec=spec,
+        memory_bytes=gib_to_bytes(request.vram_gb) if request.vram_gb else local.memory_bytes,
+        gpus=gpus,
+        gpus_per_node=request.gpus_per_node or min(gpus, local.count),
+        interconnect=request.interconnect or local.interconnect,
+        known=local.spec is not None,
+        free_bytes=local.free_bytes,
+    )
+
+
+def _check_free_memory(
+    request: PlanRequest, hardware: Hardware, feasibility: FeasibilityReport
+) -> FeasibilityReport:
+    """vLLM refuses to start when free memory is below utilization x total (other processes)."""
+    from vllm_wizard.core.gpu_detect import startup_free_memory_check
+
+    free = hardware.free_bytes or 0
+    starts, fitting = startup_free_memory_check(
+        free, hardware.memory_bytes, request.gpu_memory_utilization
+    )
+    if starts:
+        return feasibility
+    warning = (
+        f"Other processes hold GPU memory: {bytes_to_gib(free)} GiB of "
+        f"{bytes_to_gib(hardware.memory_bytes)} GiB is free, below --gpu-memory-utilization "
+        f"{request.gpu_memory_utilization} x total; vLLM would refuse to start. Use "
+        f"--gpu-memory-utilization {fitting} or free the memory."
+    )
+    return feasibility.model_copy(
+        update={
+            "will_start": False,
+            "fits": False,
+            "oom_risk": "high",
+            "warnings": [*feasibility.warnings, warning],
+        }
     )
 
 
@@ -243,6 +337,8 @@ def _engine_settings(
         overhead_bytes=gib_to_bytes(request.overhead_gb)
         if request.overhead_gb is not None
         else None,
+        vllm_version=request.vllm_version,
+        corrections=hardware.correction,
     )
 
 
@@ -414,7 +510,8 @@ def _vllm_args(
     )
     args["gpu_memory_utilization"] = s.gpu_memory_utilization
     why["gpu_memory_utilization"] = (
-        f"Share of each GPU vLLM may use; vLLM's own default is {VLLM_DEFAULT_UTILIZATION}."
+        "Share of each GPU vLLM may use; vLLM's own default is "
+        f"{default_gpu_memory_utilization(request.vllm_version)}."
     )
     args["max_model_len"] = c.max_model_len
     why["max_model_len"] = (
@@ -562,10 +659,11 @@ def _warnings(
             f"Pipeline parallel over {c.pp} nodes: start a Ray cluster first and add "
             "--distributed-executor-backend ray."
         )
-    if request.gpu_memory_utilization != VLLM_DEFAULT_UTILIZATION:
+    release_default = default_gpu_memory_utilization(request.vllm_version)
+    if request.gpu_memory_utilization != release_default:
         out.append(
             f"gpu_memory_utilization {request.gpu_memory_utilization:g} is set explicitly; "
-            f"vLLM's own default is {VLLM_DEFAULT_UTILIZATION} since v0.21."
+            f"vLLM {request.vllm_version}'s own default is {release_default}."
         )
     return out[:10]
 

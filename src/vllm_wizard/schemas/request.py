@@ -49,7 +49,9 @@ class PlanRequest(BaseModel):
 
     # Hardware
     gpu: str | None = Field(
-        default=None, description="GPU model, e.g. 'A100 80GB', 'H100', 'RTX 4090'."
+        default=None,
+        description="GPU model ('A100 80GB', 'H100', 'RTX 4090'), a cloud instance type "
+        "('p5.48xlarge'), or 'auto' to detect this machine's GPUs.",
     )
     gpus: int = Field(default=1, ge=1, le=4096, description="Total number of GPUs.")
     gpus_per_node: int | None = Field(
@@ -121,4 +123,8 @@ class PlanRequest(BaseModel):
     )
     enforce_eager: bool | None = Field(
         default=None, description="Disable CUDA graphs (saves memory)."
+    )
+    use_corrections: bool = Field(
+        default=True,
+        description="Apply corrections saved by `check-log --save` for this GPU, family and release.",
     )

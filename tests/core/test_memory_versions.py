@@ -1,0 +1,132 @@
+"""Version-aware accounting: eras, release defaults, and the start-up verdicts."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from tests.conftest import llama_meta
+from vllm_wizard.core.memory import (
+    EngineSettings,
+    activation_peak_bytes,
+    cuda_graph_bytes,
+    default_batch_limits,
+    default_gpu_memory_utilization,
+    parse_vllm_version,
+    plan_gpu_budget,
+    vllm_era,
+)
+from vllm_wizard.errors import InvalidParameterError
+from vllm_wizard.units import GiB
+
+
+@pytest.mark.parametrize(
+    ("text", "era"),
+    [
+        ("0.4.1", "v0"),
+        ("v0.7.2", "v0"),
+        ("dev (Dec 2024, ~v0.6.4)", "v0"),
+        ("0.8.0", "v1"),
+        ("0.15.2rc1.dev93+g11a4c9d30", "v1"),
+        ("0.20.2", "v1"),
+        ("0.21.0rc1", "v1-graphs"),
+        ("0.33.0", "v1-graphs"),
+    ],
+)
+def test_eras(text: str, era: str) -> None:
+    assert vllm_era(text) == era
+
+
+def test_bad_version_is_a_user_error() -> None:
+    with pytest.raises(InvalidParameterError):
+        parse_vllm_version("latest")
+
+
+def test_release_defaults() -> None:
+    assert default_gpu_memory_utilization("0.20.0") == 0.90
+    assert default_gpu_memory_utilization("0.21.0") == 0.92
+    h100, a100 = 80 * GiB, 80 * GiB
+    assert default_batch_limits("0.33.0", h100, "H100 SXM 80GB", 16000) == (1024, 8192)
+    assert default_batch_limits("0.33.0", a100, "A100 80GB", 16000) == (256, 2048)
+    assert default_batch_limits("0.33.0", 180 * GiB, "B200", 16000) == (1024, 16384)
+    assert default_batch_limits("0.9.0", h100, "H100", 16000) == (256, 2048)
+    # V0: the profile batch is the whole context, or 2048 once chunked prefill turns on.
+    assert default_batch_limits("0.6.0", h100, "H100", 20000) == (256, 20000)
+    assert default_batch_limits("0.6.0", h100, "H100", 131072) == (256, 2048)
+    # never more batched tokens than max_num_seqs x max_model_len
+    assert default_batch_limits("0.33.0", h100, "H100", 4) == (1024, 4096)
+
+
+def _settings(version: str, **kw: object) -> EngineSettings:
+    base: dict[str, object] = dict(
+        max_model_len=16000,
+        max_num_seqs=1024,
+        max_num_batched_tokens=8192,
+        block_size=16,
+        enforce_eager=False,
+        gpu_memory_utilization=0.9,
+        weight_dtype_bytes=2,
+        kv_dtype_bytes=2,
+        vllm_version=version,
+    )
+    base.update(kw)
+    return EngineSettings(**base)  # type: ignore[arg-type]
+
+
+def test_graphs_deducted_only_from_021() -> None:
+    meta = llama_meta()
+    assert cuda_graph_bytes(meta, _settings("0.20.0")) == 0
+    assert cuda_graph_bytes(meta, _settings("0.21.0")) > 0
+    assert cuda_graph_bytes(meta, _settings("0.21.0", enforce_eager=True)) == 0
+
+
+def test_v1_activation_grows_with_sampler_rows_and_vocab() -> None:
+    meta = llama_meta()
+    big = activation_peak_bytes(meta, _settings("0.15.0"))
+    small = activation_peak_bytes(meta, _settings("0.15.0", max_num_seqs=16))
+    wide = activation_peak_bytes(llama_meta(vocab_size=256000), _settings("0.15.0"))
+    assert small < big < wide
+    # Llama-3.1-8B on H100 printed 4.76 GiB with 1024 sequences and 8192 batched tokens.
+    assert big / GiB == pytest.approx(4.76, rel=0.05)
+
+
+def test_v0_activation_follows_the_profile_batch() -> None:
+    meta = llama_meta()
+    short = activation_peak_bytes(
+        meta, _settings("0.6.0", max_num_seqs=256, max_num_batched_tokens=2048)
+    )
+    long = activation_peak_bytes(
+        meta, _settings("0.6.0", max_num_seqs=256, max_num_batched_tokens=20000)
+    )
+    assert long > 5 * short
+
+
+def test_failures_use_vllm_wording() -> None:
+    meta = llama_meta()
+    v1 = plan_gpu_budget(meta, 24 * GiB, int(16 * GiB), _settings("0.15.0", max_model_len=131072))
+    assert not v1.will_start
+    assert v1.failure is not None and "estimated maximum model length is" in v1.failure
+    assert str(v1.estimated_max_model_len) in v1.failure
+    v0 = plan_gpu_budget(
+        meta,
+        24 * GiB,
+        int(16 * GiB),
+        _settings("0.6.0", max_model_len=131072, max_num_seqs=256, max_num_batched_tokens=2048),
+    )
+    assert v0.failure is not None and "maximum number of tokens that can be stored" in v0.failure
+    none_left = plan_gpu_budget(meta, 18 * GiB, int(15 * GiB), _settings("0.15.0"))
+    assert none_left.failure is not None and "No available memory" in none_left.failure
+    fits = plan_gpu_budget(meta, 80 * GiB, int(15 * GiB), _settings("0.15.0"))
+    assert fits.will_start and fits.estimated_max_model_len >= 16000
+
+
+def test_corrections_shift_the_budget() -> None:
+    from vllm_wizard.core.memory import ComponentCorrection
+
+    meta = llama_meta()
+    s = _settings("0.15.0")
+    shifted = dataclasses.replace(s, corrections=ComponentCorrection(activation_bytes=GiB))
+    a = plan_gpu_budget(meta, 80 * GiB, int(15 * GiB), s)
+    b = plan_gpu_budget(meta, 80 * GiB, int(15 * GiB), shifted)
+    assert a.kv_available_bytes - b.kv_available_bytes == GiB
