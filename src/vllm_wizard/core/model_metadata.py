@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
+from vllm_wizard.core.support import needs_remote_code
 from vllm_wizard.errors import MissingConfigFieldError, UnsupportedModelError
 from vllm_wizard.schemas.model import ModelMetadata, ModelSource, WeightsSource
 
@@ -222,7 +223,9 @@ def parse_model_config(
         params_active=min(active, total),
         weights_bytes=weights_bytes,
         weights_source=weights_source,
-        requires_remote_code="auto_map" in outer,
+        requires_remote_code=needs_remote_code(
+            "auto_map" in outer, str(outer.get("model_type") or model_type)
+        ),
         notes=notes,
     )
 

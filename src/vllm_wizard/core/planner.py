@@ -37,6 +37,7 @@ from vllm_wizard.core.recommend import (
     valid_tp_sizes,
 )
 from vllm_wizard.core.render import render_serve_command
+from vllm_wizard.core.support import check_servable
 from vllm_wizard.core.vllm_flags import load_flag_table
 from vllm_wizard.errors import (
     GpuNotDetectedError,
@@ -103,6 +104,7 @@ def plan(request: PlanRequest) -> PlanResult:
     requested_dtype = dtypes.normalize_dtype(request.dtype)
 
     meta = load_model_metadata(request.model, params_b=request.params_b, revision=request.revision)
+    check_servable(meta, trust_remote_code=request.trust_remote_code)
     notes += meta.notes
     hardware = _apply_corrections(request, meta, _resolve_hardware(request, notes), notes)
     model_max = _model_max_len(meta, notes)
