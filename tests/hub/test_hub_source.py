@@ -68,6 +68,9 @@ def _repos() -> dict[str, FakeRepo]:
             }
         ),
         "acme/gated": FakeRepo(files={"config.json": qwen_config}, gated=True),
+        "acme/custom-glm": FakeRepo(
+            files={"config.json": (CONFIGS / "THUDM--chatglm2-6b" / "config.json").read_bytes()}
+        ),
     }
 
 
@@ -182,3 +185,27 @@ def test_offline_with_nothing_cached_exits_1(hub: FakeHub, tmp_path: Path) -> No
     assert code == 1
     assert "HF_HUB_OFFLINE" in err
     assert hub.requests == []
+
+
+def test_gated_repo_opens_with_the_token_file_of_hf_auth_login(
+    hub: FakeHub, tmp_path: Path
+) -> None:
+    (tmp_path / "token").write_text(GATED_TOKEN)
+    code, _, err = run_plan(hub.endpoint, tmp_path, "--model", "acme/gated")
+    assert code == 0, err
+    assert any(r[2] == f"Bearer {GATED_TOKEN}" for r in hub.requests)
+
+
+def test_custom_code_config_from_the_hub_needs_trust_remote_code(
+    hub: FakeHub, tmp_path: Path
+) -> None:
+    code, _, err = run_plan(hub.endpoint, tmp_path, "--model", "acme/custom-glm")
+    assert code == 2
+    assert "--trust-remote-code" in err and len(err.strip().splitlines()) == 1
+    code, out, err = run_plan(
+        hub.endpoint, tmp_path, "--model", "acme/custom-glm", "--trust-remote-code"
+    )
+    assert code == 0, err
+    assert json.loads(out)["vllm_args"]["trust_remote_code"] is True
+    fetched = {r[1].rsplit("/", 1)[1] for r in hub.requests if r[0] == "GET"}
+    assert not any(name.endswith(".py") for name in fetched), "model code was downloaded"
