@@ -114,3 +114,50 @@ def test_verdict_lists_match_the_golden_files() -> None:
         assert facts["vllm_0_33"].startswith("not supported") == (folder.name in NOT_SERVED)
         if folder.name not in NOT_SERVED:
             assert facts["requires_trust_remote_code"] == (folder.name in NEEDS_TRUST_REMOTE_CODE)
+
+
+# What vLLM's ModelConfig derives (head_size, total_num_kv_heads, layers, MLA), as recorded in
+# vLLM's tests/config/model_arch_groundtruth.json (commit 0a4f4724); fixture of the same
+# architecture -> (head_size, kv_heads, layers, is_mla).
+VLLM_GROUNDTRUTH = {
+    "mosaicml--mpt-7b-instruct": (128, 32, 32, False),
+    "tiiuae--falcon-7b-instruct": (64, 1, 32, False),
+    "tiiuae--falcon-40b": (64, 8, 60, False),
+    "Qwen--Qwen3-Next-80B-A3B-Thinking": (256, 2, 48, False),
+    "openai--gpt-oss-20b": (64, 8, 24, False),
+    "deepseek-ai--DeepSeek-V3.2": (576, 128, 61, True),
+    "meta-llama--Llama-4-Scout-17B-16E-Instruct": (128, 8, 48, False),
+    "nvidia--Llama-3_3-Nemotron-Super-49B-v1": (128, 8, 80, False),
+}
+
+
+@pytest.mark.parametrize("name", sorted(VLLM_GROUNDTRUTH))
+def test_head_size_and_kv_heads_agree_with_vllm(name: str) -> None:
+    head_size, kv_heads, layers, is_mla = VLLM_GROUNDTRUTH[name]
+    facts = golden_facts(CONFIGS / name)
+    assert facts["num_layers"] == layers
+    assert facts["head_dim"] == head_size
+    assert (facts["attention"] == "mla") == is_mla
+    kv = facts["kv_bytes_per_token_per_gpu"]
+    for tp in (1, 2, 4, 8):
+        if is_mla:  # one latent vector per layer, replicated on every rank (VLLM-NOTES 2.2)
+            per_layer = head_size * 2
+            indexer = 128 + 4 if name.endswith("V3.2") else 0  # fp8 keys + one fp32 scale
+            assert kv[f"tp{tp}"] == facts["kv_layers"] * (per_layer + indexer)
+        else:  # vLLM replicates KV heads when TP exceeds them: max(1, kv // tp) per rank
+            per_rank = max(1, kv_heads // tp)
+            assert kv[f"tp{tp}"] == facts["kv_layers"] * 2 * per_rank * head_size * 2
+
+
+# Layers that hold a KV cache, counted by hand from each config (INDEX.md notes).
+KV_LAYERS = {
+    "Qwen--Qwen3-Next-80B-A3B-Thinking": 12,  # full_attention_interval 4 of 48
+    "nvidia--Llama-3_3-Nemotron-Super-49B-v1": 49,  # 31 of 80 blocks are attention no-ops
+    "nvidia--Nemotron-H-56B-Base-8K": 10,  # ten '*' in hybrid_override_pattern
+    "meta-llama--Meta-Llama-3.1-8B": 32,
+}
+
+
+@pytest.mark.parametrize("name", sorted(KV_LAYERS))
+def test_only_attention_layers_hold_kv(name: str) -> None:
+    assert golden_facts(CONFIGS / name)["kv_layers"] == KV_LAYERS[name]
