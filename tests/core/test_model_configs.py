@@ -28,7 +28,6 @@ NOT_SERVED = {
 }
 # Configs whose auto_map names a config class that neither transformers nor vLLM ships.
 NEEDS_TRUST_REMOTE_CODE = {
-    "MiniMaxAI--MiniMax-M2.5",
     "Qwen--Qwen-72B",
     "THUDM--chatglm2-6b",
     "THUDM--chatglm3-6b",

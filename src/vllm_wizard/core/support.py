@@ -28,10 +28,16 @@ NOT_SERVED_QUANT: dict[str, str] = {
     ),
     "gguf": "GGUF is no longer served by vLLM 0.33; use a safetensors checkpoint",
 }
-# model_type values whose config class ships with transformers or vLLM, so a leftover
-# `auto_map` in their config.json does not make --trust-remote-code necessary.
+# model_type values whose config class ships with transformers or vLLM (and whose
+# tokenizer needs no custom code), so a leftover `auto_map` in their config.json does not
+# make --trust-remote-code necessary. Kimi K2.5 is left out: its tokenizer is custom code.
 NATIVE_CONFIG_TYPES = frozenset(
     {
+        "minimax_m2",
+        "glm_moe_dsa",
+        "gemma4",
+        "qwen3_5",
+        "qwen3_next",
         "deepseek_v2",
         "deepseek_v3",
         "deepseek_v32",
