@@ -10,8 +10,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from vllm_wizard.core.memory import kv_bytes_per_token
+from vllm_wizard.core import dtypes
+from vllm_wizard.core.memory import kv_bytes_per_token, model_weights_bytes
 from vllm_wizard.core.model_source import load_model_metadata
+from vllm_wizard.core.recommend import resolve_weight_dtype
 from vllm_wizard.core.support import check_servable
 from vllm_wizard.errors import UnsupportedModelError
 
@@ -29,6 +31,7 @@ def golden_facts(folder: Path) -> dict[str, Any]:
         "params_total": meta.params_total,
         "params_active": meta.params_active,
         "weights_bytes": meta.weights_bytes,
+        "weights_bytes_loaded_on_h100": _loaded_bytes(meta),
         "weights_source": meta.weights_source,
         "quantization": meta.quantization,
         "attention": meta.attention,
@@ -49,6 +52,13 @@ def golden_facts(folder: Path) -> dict[str, Any]:
     except UnsupportedModelError as exc:
         facts["vllm_0_33"] = f"not supported: {exc.message.split('is not supported: ', 1)[1]}"
     return facts
+
+
+def _loaded_bytes(meta: Any) -> int:
+    """All weights as vLLM loads them with --dtype auto on an sm90 GPU, over every GPU."""
+    dtype = resolve_weight_dtype("auto", meta.torch_dtype, "9.0")
+    per_param = dtypes.weight_bytes_per_param(meta.quantization) if meta.quantization else None
+    return model_weights_bytes(meta, dtypes.dtype_bytes(dtype), meta.quantization, per_param)
 
 
 def golden_path(folder: Path) -> Path:
