@@ -85,16 +85,11 @@ ENTRIES: dict[str, tuple[str, list[str]]] = {
     "01-ai__Yi-1.5-6B_slerp-merge": ("01-ai/Yi-1.5-6B", ["01-ai/Yi-1.5-6B-Chat"]),
     "THUDM__chatglm2-6b": ("THUDM/chatglm2-6b", []),
     "THUDM__chatglm3-6b": ("THUDM/chatglm3-6b", []),
-    "baichuan-inc__Baichuan2-13B-Chat": (
-        "baichuan-inc/Baichuan2-13B-Chat",
-        ["baichuan-inc/Baichuan2-13B-Base"],
-    ),
     "openai-community__gpt2-xl": ("openai-community/gpt2-xl", ["gpt2-xl"]),
     "togethercomputer__RedPajama-INCITE-7B-Base": ("togethercomputer/RedPajama-INCITE-7B-Base", []),
     "openai__gpt-oss-20b": ("openai/gpt-oss-20b", []),
     "openai__gpt-oss-120b": ("openai/gpt-oss-120b", []),
     "MiniMaxAI__MiniMax-M2.5": ("MiniMaxAI/MiniMax-M2.5", []),
-    "Qwen__Qwen-72B": ("Qwen/Qwen-72B", ["Qwen/Qwen-72B-Chat"]),
     "Qwen__Qwen2.5-VL-7B-Instruct": ("Qwen/Qwen2.5-VL-7B-Instruct", []),
     "Qwen__Qwen3-Next-80B-A3B-Thinking": (
         "Qwen/Qwen3-Next-80B-A3B-Thinking",
@@ -111,10 +106,6 @@ ENTRIES: dict[str, tuple[str, list[str]]] = {
     ),
     "microsoft__Phi-3-mini-128k-instruct_rev-su": ("microsoft/Phi-3-mini-128k-instruct", []),
     "moonshotai__Kimi-K2.5": ("moonshotai/Kimi-K2.5", []),
-    "mosaicml__mpt-7b-instruct": (
-        "mosaicml/mpt-7b-instruct",
-        ["mosaicml/mpt-7b", "mosaicml/mpt-7b-chat"],
-    ),
     "nvidia__Gemma-4-31B-IT-NVFP4": ("nvidia/Gemma-4-31B-IT-NVFP4", []),
     "nvidia__Llama-3.1-70B-Instruct-FP8": ("nvidia/Llama-3.1-70B-Instruct-FP8", []),
     "nvidia__Llama-3_3-Nemotron-Super-49B-v1": ("nvidia/Llama-3_3-Nemotron-Super-49B-v1", []),
@@ -123,17 +114,20 @@ ENTRIES: dict[str, tuple[str, list[str]]] = {
         [],
     ),
     "nvidia__Nemotron-H-56B-Base-8K": ("nvidia/Nemotron-H-56B-Base-8K", []),
-    "tiiuae__falcon-40b": ("tiiuae/falcon-40b", ["tiiuae/falcon-40b-instruct"]),
     "tiiuae__falcon-7b-instruct": ("tiiuae/falcon-7b-instruct", ["tiiuae/falcon-7b"]),
     "zai-org__GLM-5": ("zai-org/GLM-5", []),
 }
 # Folders left out, and why: vLLM 0.33 does not serve them, or they duplicate an entry.
 LEFT_OUT: dict[str, str] = {
-    "meta-llama__Llama-3.2-90B-Vision-Instruct": "mllama: removed from vLLM in 0.10.2",
+    "meta-llama__Llama-3.2-90B-Vision-Instruct": "mllama: removed after vLLM 0.10.2",
     "microsoft__phi-2_mixformer-format": "MixFormer format: not a vLLM architecture",
     "reubzdubz__Molmo7B_D_NF4Quant": "bitsandbytes: not served by vLLM 0.33",
     "Qwen__Qwen3-32B-FP8-Static-PerTensor_modelopt": "a local label, not a public Hub id",
-    "tiiuae__falcon-7b-instruct_RW-legacy": "an old revision of tiiuae/falcon-7b-instruct",
+    "tiiuae__falcon-7b-instruct_RW-legacy": "RWForCausalLM: removed after vLLM 0.28.0",
+    "tiiuae__falcon-40b": "RWForCausalLM: removed after vLLM 0.28.0 (old config)",
+    "Qwen__Qwen-72B": "QWenLMHeadModel: removed after vLLM 0.23.0",
+    "baichuan-inc__Baichuan2-13B-Chat": "BaichuanForCausalLM: removed after vLLM 0.23.0",
+    "mosaicml__mpt-7b-instruct": "MPTForCausalLM: removed after vLLM 0.28.0",
 }
 # Model-card totals for configs a vendor trimmed (Scout's copy lacks its vision_config),
 # so the formula would miss whole towers.

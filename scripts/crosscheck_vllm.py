@@ -41,6 +41,9 @@ def vllm_kv_bytes(config: Any, tp: int) -> int:
         prefill_context_parallel_size=1,
     )
     layers = config.get_num_layers_by_block_type(parallel, "attention")
+    kinds = getattr(config.hf_text_config, "layers_block_type", None)
+    if layers == 0 and kinds:  # Nemotron-H names its attention blocks "full_attention"
+        layers = sum(kind == "full_attention" for kind in kinds)
     head = config.get_head_size()
     if config.is_deepseek_mla:
         return int(layers * head * 2)

@@ -22,16 +22,20 @@ FOLDERS = sorted(p for p in CONFIGS.iterdir() if p.is_dir())
 
 # folder -> a phrase the "not supported" message must contain.
 NOT_SERVED = {
-    "meta-llama--Llama-3.2-90B-Vision-Instruct": "removed from vLLM in 0.10.2",
+    "meta-llama--Llama-3.2-90B-Vision-Instruct": "until 0.10.2",
     "microsoft--phi-2_mixformer-format": "MixFormer",
     "reubzdubz--Molmo7B_D_NF4Quant": "bitsandbytes",
+    "Qwen--Qwen-72B": "until 0.23.0",
+    "baichuan-inc--Baichuan2-13B-Chat": "until 0.23.0",
+    "mosaicml--mpt-7b-instruct": "until 0.28.0",
+    "tiiuae--falcon-40b": "FalconForCausalLM",
+    "tiiuae--falcon-7b-instruct_RW-legacy": "FalconForCausalLM",
 }
-# Configs whose auto_map names a config class that neither transformers nor vLLM ships.
+# Configs vLLM cannot read without --trust-remote-code: a custom config class
+# (Nemotron-NAS) or custom tokenizer code (ChatGLM, Kimi K2.5).
 NEEDS_TRUST_REMOTE_CODE = {
-    "Qwen--Qwen-72B",
     "THUDM--chatglm2-6b",
     "THUDM--chatglm3-6b",
-    "baichuan-inc--Baichuan2-13B-Chat",
     "moonshotai--Kimi-K2.5",
     "nvidia--Llama-3_3-Nemotron-Super-49B-v1",
 }
