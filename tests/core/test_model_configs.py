@@ -164,3 +164,13 @@ KV_LAYERS = {
 @pytest.mark.parametrize("name", sorted(KV_LAYERS))
 def test_only_attention_layers_hold_kv(name: str) -> None:
     assert golden_facts(CONFIGS / name)["kv_layers"] == KV_LAYERS[name]
+
+
+def test_gemma4_full_layers_use_their_own_head_size_and_kv_heads() -> None:
+    # vLLM's Gemma4DecoderLayer sizes each layer from per_layer_config: 25 sliding layers
+    # with 8 KV heads x 256, 5 full layers with 2 KV heads x 512 (K stored again as V).
+    kv = golden_facts(CONFIGS / "google--gemma-4-26B-A4B")["kv_bytes_per_token_per_gpu"]
+    for tp in (1, 2, 4, 8):
+        sliding = 25 * 2 * max(1, 8 // tp) * 256 * 2
+        full = 5 * 2 * max(1, 2 // tp) * 512 * 2
+        assert kv[f"tp{tp}"] == sliding + full

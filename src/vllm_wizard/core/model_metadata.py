@@ -217,6 +217,8 @@ def parse_model_config(
         index_head_dim=_index_head_dim(text),
         sliding_window=window,
         sliding_window_layers=window_layers,
+        full_attention_head_dim=_full_attention_int(text, "global_head_dim"),
+        full_attention_kv_heads=_full_attention_int(text, "num_global_key_value_heads"),
         num_experts=experts,
         num_experts_per_token=experts_per_token,
         params_total=total,
@@ -365,6 +367,14 @@ def _sliding_window(text: Config, kv_layers: int) -> tuple[int | None, int]:
     if isinstance(pattern, int) and pattern > 1:
         return window, kv_layers - kv_layers // pattern
     return window, kv_layers
+
+
+def _full_attention_int(text: Config, key: str) -> int | None:
+    """A full-attention-only shape value (Gemma 4's global_* keys), when layer_types split."""
+    value = text.get(key)
+    if not isinstance(value, int) or value <= 0 or not isinstance(text.get("layer_types"), list):
+        return None
+    return value
 
 
 def _experts(text: Config) -> tuple[int, int]:

@@ -64,6 +64,16 @@ class ModelMetadata(BaseModel):
     sliding_window_layers: int = Field(
         default=0, ge=0, description="How many of kv_layers attend only within the sliding window."
     )
+    full_attention_head_dim: int | None = Field(
+        default=None,
+        gt=0,
+        description="Head size of the full-attention layers where it differs (Gemma 4).",
+    )
+    full_attention_kv_heads: int | None = Field(
+        default=None,
+        gt=0,
+        description="KV heads of the full-attention layers where they differ (Gemma 4).",
+    )
 
     num_experts: int = Field(
         default=0, ge=0, description="Routed experts per MoE layer (0: dense)."
