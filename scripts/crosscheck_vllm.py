@@ -8,7 +8,11 @@ the 16-bit KV bytes per token on one GPU follow as vLLM's specs size them (VLLM-
 indexer's extra keys are added on the wizard's side only, so they are reported apart.
 Run from the repository root and commit what it prints:
 
-    python scripts/crosscheck_vllm.py > benchmarks/crosscheck_vllm.txt
+    python scripts/crosscheck_vllm.py [NAME-PART ...] > benchmarks/crosscheck_vllm.txt
+
+ModelConfig answers one head size for the whole model, so models whose layers differ in
+shape (Gemma 4's full-attention layers) differ here by construction; vLLM's per-layer specs
+(Gemma4DecoderLayer reads per_layer_config) are what the wizard follows for them.
 """
 
 from __future__ import annotations
@@ -54,7 +58,10 @@ def main() -> None:
     logging.disable(logging.WARNING)
     print(f"vllm {vllm.__version__}; 16-bit KV bytes per token per GPU, wizard vs vLLM")
     print(f"{'model':48} {'attention':>9} " + " ".join(f"{'tp' + str(t):>19}" for t in TP_SIZES))
+    only = sys.argv[1:]
     for folder in sorted(p for p in CONFIGS.iterdir() if p.is_dir()):
+        if only and not any(part in folder.name for part in only):
+            continue
         meta = load_model_metadata(str(folder))
         try:
             config = ModelConfig(model=str(folder), tokenizer=str(folder), skip_tokenizer_init=True)
