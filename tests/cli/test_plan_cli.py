@@ -177,3 +177,19 @@ def test_config_missing_a_field_names_it(
     code, _, err = run_cli(capsys, "plan", "--model", str(tmp_path), "--gpu", "H100")
     assert code == 2
     assert "num_attention_heads" in err and len(err.strip().splitlines()) == 1
+
+
+def test_custom_code_config_needs_trust_remote_code(capsys: pytest.CaptureFixture[str]) -> None:
+    folder = str(CONFIGS / "THUDM--chatglm2-6b")
+    code, _, err = run_cli(capsys, "plan", "--model", folder, "--gpu", "H100")
+    assert code == 2
+    assert "--trust-remote-code" in err and len(err.strip().splitlines()) == 1
+    data = plan_json(capsys, "--model", folder, "--gpu", "H100", "--trust-remote-code")
+    assert data["vllm_args"]["trust_remote_code"] is True
+
+
+def test_bitsandbytes_checkpoint_is_not_supported(capsys: pytest.CaptureFixture[str]) -> None:
+    folder = str(CONFIGS / "reubzdubz--Molmo7B_D_NF4Quant")
+    code, _, err = run_cli(capsys, "plan", "--model", folder, "--gpu", "H100")
+    assert code == 2
+    assert "not supported" in err and "bitsandbytes" in err

@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from vllm_wizard.core.artifacts import DEFAULT_EMIT, parse_emit, render_files
+from vllm_wizard.core.catalog import catalog_metadata
 from vllm_wizard.core.command_check import (
     check_values_against_lists,
     parse_serve_args,
@@ -70,7 +71,17 @@ def check_files(request: PlanRequest) -> dict[str, str]:
 
 @pytest.mark.parametrize("model", CATALOG_IDS)
 def test_catalog_model_files_parse_and_validate(model: str) -> None:
-    check_files(PlanRequest(model=model, gpu="H200", gpus=8, concurrency=8))
+    meta = catalog_metadata(model)
+    assert meta is not None
+    check_files(
+        PlanRequest(
+            model=model,
+            gpu="H200",
+            gpus=8,
+            concurrency=8,
+            trust_remote_code=meta.requires_remote_code,
+        )
+    )
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=[p.stem for p in EXAMPLES])

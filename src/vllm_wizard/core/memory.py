@@ -50,6 +50,8 @@ CUDA_GRAPH_BASE_BYTES = 150 * MiB
 CUDA_GRAPH_PER_GRAPH_BYTES = 4 * MiB
 MAX_CUDA_GRAPH_CAPTURE = 512
 DEFAULT_BLOCK_SIZE = 16
+# DeepSeek V3.2 indexer cache: fp8 keys plus one fp32 scale per this many values.
+INDEXER_QUANT_BLOCK = 128
 
 # ---------------------------------------------------------------------------------------
 # Release eras (PEP 440 versions). See VLLM-NOTES section 5.3 and the issue's table.
@@ -219,12 +221,33 @@ def kv_bytes_per_token(meta: ModelMetadata, kv_dtype_bytes: float, tp: int = 1, 
     """KV bytes one token occupies on one GPU (the PP stage with the most KV layers).
 
     GQA/MHA: layers x 2 x max(1, kv_heads // TP) x head_dim x dtype bytes.
-    MLA: layers x (kv_lora_rank + qk_rope_head_dim) x dtype bytes, not split by TP.
+    MLA: layers x (kv_lora_rank + qk_rope_head_dim) x dtype bytes, not split by TP, plus
+    the sparse-attention indexer's fp8 keys and scales where the model has one.
     """
     layers = _layers_on_worst_stage(meta.kv_layers, pp)
     if meta.attention == "mla" and meta.mla_kv_dim is not None:
-        return int(layers * meta.mla_kv_dim * kv_dtype_bytes)
-    return int(layers * 2 * _kv_heads_per_gpu(meta, tp) * meta.head_dim * kv_dtype_bytes)
+        indexer = 0
+        if meta.index_head_dim is not None:
+            indexer = meta.index_head_dim + meta.index_head_dim // INDEXER_QUANT_BLOCK * 4
+        return int(layers * meta.mla_kv_dim * kv_dtype_bytes) + layers * indexer
+    if meta.full_attention_head_dim is None and meta.full_attention_kv_heads is None:
+        return int(layers * 2 * _kv_heads_per_gpu(meta, tp) * meta.head_dim * kv_dtype_bytes)
+    return _split_shape_kv_bytes(meta, layers, kv_dtype_bytes, tp)
+
+
+def _split_shape_kv_bytes(meta: ModelMetadata, layers: int, kv_dtype_bytes: float, tp: int) -> int:
+    """Sliding layers at head_dim/num_kv_heads, full layers at their own shape (Gemma 4).
+
+    vLLM sizes each layer's K and V from that layer's head size and KV heads (K is stored
+    twice where `attention_k_eq_v` reuses it as V). Full layers on the stage: their share of
+    `layers`, rounded up.
+    """
+    full_total = meta.kv_layers - meta.sliding_window_layers
+    full = -(-full_total * layers // meta.kv_layers)
+    full_dim = meta.full_attention_head_dim or meta.head_dim
+    full_heads = max(1, (meta.full_attention_kv_heads or meta.num_kv_heads) // tp)
+    sliding = (layers - full) * 2 * _kv_heads_per_gpu(meta, tp) * meta.head_dim
+    return int((sliding + full * 2 * full_heads * full_dim) * kv_dtype_bytes)
 
 
 def replica_kv_bytes_per_token(meta: ModelMetadata, kv_dtype_bytes: float, tp: int, pp: int) -> int:

@@ -7,11 +7,12 @@ experts, norms) unless safetensors headers or an index give the exact figure.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from pydantic import ValidationError
 
+from vllm_wizard.core.support import needs_remote_code
 from vllm_wizard.errors import (
     MissingConfigFieldError,
     UnsupportedModelError,
@@ -38,6 +39,9 @@ CONTEXT_KEYS = (
     "max_sequence_length",
     "n_ctx",
 )
+
+# vLLM's context length when config.json names none (_get_and_verify_max_len).
+DEFAULT_MAX_LEN = 2048
 
 # Families whose config class ties lm_head to the embedding when the key is absent.
 TIED_BY_DEFAULT = {
@@ -190,20 +194,32 @@ def _parse_model_config(
     window, window_layers = _sliding_window(text, kv_layers)
     experts, experts_per_token = _experts(text)
     quantization = _quantization(outer, text, extra_files or {})
+    qcfg = _quant_config(outer, text, extra_files or {})
     tied = _tied(outer, text, model_type)
 
-    total, active = count_parameters(text, shape, model_type, tied)
+    parts = parameter_breakdown(text, shape, model_type, tied)
+    vision = vision_params(outer)
+    if vision:
+        parts = replace(parts, vision=vision)
+    elif architecture.endswith("ForConditionalGeneration"):
+        notes.append("No vision_config in config.json: the vision tower is not counted.")
+    total, active = parts.total, parts.active
+    mtp = _mtp_params(text, shape, model_type, tied)
     weights_bytes: int | None = None
     weights_source: WeightsSource = "config"
     if safetensors is not None:
         weights_source = safetensors.source
         weights_bytes = safetensors.total_bytes
-        if safetensors.params_total is not None and quantization is None:
-            active = _scale(active, safetensors.params_total, total)
-            total = safetensors.params_total
-        elif quantization is None:
-            bytes_per_param = _dtype_bytes(_torch_dtype(outer, text))
-            stored = int(safetensors.total_bytes / bytes_per_param)
+        stored: int | None = safetensors.params_total
+        if stored is None and quantization is None:
+            stored = int(safetensors.total_bytes / _dtype_bytes(_torch_dtype(outer, text)))
+        if stored is not None:
+            skipped = _not_loaded(stored, total, shape, tied, mtp, notes)
+            if skipped and weights_bytes is not None:
+                weights_bytes -= int(weights_bytes * skipped / stored)
+            stored -= skipped
+        exact = quantization is None or safetensors.params_total is not None
+        if stored is not None and exact:
             active, total = _scale(active, stored, total), stored
     if params_b is not None:
         stated = int(params_b * 1e9)
@@ -212,11 +228,20 @@ def _parse_model_config(
         weights_bytes = None if quantization is None else weights_bytes
         notes.append(f"Parameter count taken from --params-b {params_b:g}.")
     if quantization is not None and weights_bytes is None:
-        weights_bytes = estimate_quantized_bytes(total, shape, tied, quantization)
+        scaled = _scale_parts(parts, total)
+        weights_bytes = estimate_quantized_bytes(scaled, quantization, qcfg)
         notes.append(
             f"{quantization} checkpoint: weight bytes estimated at "
-            f"{QUANT_LINEAR_BITS.get(quantization, 8.0):g} bits per linear parameter."
+            f"{quantized_bits(quantization, qcfg):g} bits per quantized parameter."
         )
+    if quantization == "bitsandbytes":
+        notes.append(
+            "bitsandbytes checkpoints are not served by vLLM 0.33 (removed from its "
+            "quantization methods); use an AWQ, GPTQ or FP8 variant."
+        )
+    num_kv_heads, head_dim = shape.kv_heads, shape.head_dim
+    if attention == "mla" and mla_kv_dim is not None:
+        num_kv_heads, head_dim = 1, mla_kv_dim  # vLLM: one latent "head", not split by TP.
 
     return ModelMetadata(
         model_id=model_id,
@@ -226,19 +251,22 @@ def _parse_model_config(
         num_layers=shape.layers,
         hidden_size=shape.hidden,
         num_attention_heads=shape.heads,
-        num_kv_heads=shape.kv_heads,
-        head_dim=shape.head_dim,
+        num_kv_heads=num_kv_heads,
+        head_dim=head_dim,
         intermediate_size=shape.ffn,
         vocab_size=shape.vocab,
-        max_position_embeddings=_context_length(text, outer),
+        max_position_embeddings=_context_length(text, outer, notes),
         torch_dtype=_torch_dtype(outer, text),
         quantization=quantization,
         tie_word_embeddings=tied,
         attention=attention,
         kv_layers=kv_layers,
         mla_kv_dim=mla_kv_dim,
+        index_head_dim=_index_head_dim(text),
         sliding_window=window,
         sliding_window_layers=window_layers,
+        full_attention_head_dim=_full_attention_int(text, "global_head_dim"),
+        full_attention_kv_heads=_full_attention_int(text, "num_global_key_value_heads"),
         num_experts=experts,
         num_experts_per_token=experts_per_token,
         moe_intermediate_size=(_moe_width(text) or shape.ffn) if experts else 0,
@@ -249,7 +277,9 @@ def _parse_model_config(
         params_active=min(active, total),
         weights_bytes=weights_bytes,
         weights_source=weights_source,
-        requires_remote_code="auto_map" in outer,
+        requires_remote_code=needs_remote_code(
+            "auto_map" in outer, str(outer.get("model_type") or model_type)
+        ),
         notes=notes,
     )
 
@@ -315,6 +345,15 @@ def _kv_heads(text: Config, heads: int, notes: list[str]) -> int:
     if text.get("multi_query") is True and text.get("n_head_kv") is None:
         return 1
     value = _first(text, KV_HEAD_KEYS)
+    blocks = text.get("block_configs")
+    if value is None and isinstance(blocks, list):
+        groups = [
+            int(b["attention"]["n_heads_in_group"])
+            for b in blocks
+            if isinstance(b.get("attention"), Mapping) and b["attention"].get("n_heads_in_group")
+        ]
+        if groups:
+            return heads // min(groups)
     if value is None:
         attn = text.get("attn_config")
         if isinstance(attn, Mapping) and attn.get("kv_n_heads"):
@@ -382,11 +421,28 @@ def _sliding_window(text: Config, kv_layers: int) -> tuple[int | None, int]:
     return window, kv_layers
 
 
+def _full_attention_int(text: Config, key: str) -> int | None:
+    """A full-attention-only shape value (Gemma 4's global_* keys), when layer_types split."""
+    value = text.get(key)
+    if not isinstance(value, int) or value <= 0 or not isinstance(text.get("layer_types"), list):
+        return None
+    return value
+
+
 def _experts(text: Config) -> tuple[int, int]:
     count = _first(
         text, ("num_local_experts", "num_experts", "n_routed_experts", "moe_num_experts")
     )
-    per_token = _first(text, ("num_experts_per_tok", "experts_per_token", "moe_top_k", "top_k"))
+    per_token = _first(
+        text,
+        (
+            "num_experts_per_tok",
+            "experts_per_token",
+            "top_k_experts",
+            "moe_top_k",
+            "top_k",
+        ),
+    )
     if not isinstance(count, int) or count <= 1:
         return 0, 0
     return count, int(per_token) if isinstance(per_token, int) else 1
@@ -409,19 +465,72 @@ def _dtype_bytes(dtype: str) -> int:
     return 4 if dtype == "float32" else 2
 
 
-def _context_length(text: Config, outer: Config) -> int | None:
+def _context_length(text: Config, outer: Config, notes: list[str]) -> int | None:
     value = _first(text, CONTEXT_KEYS) or _first(outer, CONTEXT_KEYS)
     if isinstance(value, (int, float)) and 0 < value < 1e12:
         return int(value)
+    notes.append(f"config.json states no context length: vLLM assumes {DEFAULT_MAX_LEN} tokens.")
+    return DEFAULT_MAX_LEN
+
+
+def _index_head_dim(text: Config) -> int | None:
+    """Width of the sparse-attention indexer's key cache (DeepSeek V3.2, GLM-5), if any."""
+    value = text.get("index_head_dim")
+    if isinstance(value, int) and value > 0 and isinstance(text.get("index_topk"), int):
+        return value
     return None
+
+
+def _mtp_params(text: Config, shape: _Shape, model_type: str, tied: bool) -> int:
+    """Multi-token-prediction layers a checkpoint stores but vLLM skips unless speculating."""
+    count = _first(text, ("num_nextn_predict_layers", "mtp_num_hidden_layers"))
+    if not isinstance(count, int) or count <= 0:
+        return 0
+    per_layer = parameter_breakdown(text, shape, model_type, tied)
+    layer = (per_layer.total - per_layer.embeddings) // shape.layers
+    return count * (layer + 2 * shape.hidden * shape.hidden + 3 * shape.hidden)
+
+
+def _not_loaded(
+    stored: int, computed: int, shape: _Shape, tied: bool, mtp: int, notes: list[str]
+) -> int:
+    """Stored parameters vLLM does not load: MTP layers, a second copy of a tied embedding."""
+    extra = stored - computed
+    embed = shape.vocab * shape.hidden
+    if tied and abs(extra - embed) < 0.02 * embed:
+        notes.append("The weight index stores the tied embedding twice; counted once.")
+        return embed
+    if mtp and abs(extra - mtp) < 0.25 * mtp:
+        notes.append("Multi-token-prediction layers in the checkpoint are not loaded by default.")
+        return extra
+    return 0
+
+
+def _scale_parts(parts: ParamBreakdown, total: int) -> ParamBreakdown:
+    """The breakdown scaled so its total matches an exact count."""
+    if parts.total == total or parts.total == 0:
+        return parts
+    ratio = total / parts.total
+    return ParamBreakdown(*(int(getattr(parts, f.name) * ratio) for f in fields(ParamBreakdown)))
+
+
+def _quant_config(outer: Config, text: Config, extra: Mapping[str, Config]) -> Config:
+    """The quantization settings mapping, wherever the checkpoint keeps it."""
+    for cfg in (outer, text):
+        for key in ("quantization_config", "compression_config"):
+            value = cfg.get(key)
+            if isinstance(value, Mapping):
+                return value
+    sidecar = extra.get("hf_quant_config.json", {}).get("quantization")
+    if isinstance(sidecar, Mapping):
+        return sidecar
+    return extra.get("quantize_config.json", {})
 
 
 def _quantization(outer: Config, text: Config, extra: Mapping[str, Config]) -> str | None:
     """The checkpoint's quantization method as vLLM names it, or None."""
-    qcfg = outer.get("quantization_config") or text.get("quantization_config")
-    if not isinstance(qcfg, Mapping):
-        qcfg = extra.get("hf_quant_config.json", {}).get("quantization") or {}
-    if not qcfg and "quantize_config.json" in extra:
+    qcfg = _quant_config(outer, text, extra)
+    if "quantize_config.json" in extra and not qcfg.get("quant_method"):
         return "gptq"
     method = str(qcfg.get("quant_method") or "").lower()
     algo = str(qcfg.get("quant_algo") or "").upper()
@@ -453,35 +562,178 @@ def _moe_width(text: Config) -> int:
     return int(value) if isinstance(value, (int, float)) and value > 0 else 0
 
 
+@dataclass(frozen=True)
+class ParamBreakdown:
+    """Parameters by kind; `quantizable` is what a low-bit format stores packed."""
+
+    embeddings: int
+    attention: int
+    dense_mlp: int
+    routed_experts: int
+    routed_active: int
+    shared_experts: int
+    other: int
+    vision: int = 0
+
+    @property
+    def total(self) -> int:
+        return (
+            self.embeddings
+            + self.attention
+            + self.dense_mlp
+            + self.routed_experts
+            + self.shared_experts
+            + self.other
+            + self.vision
+        )
+
+    @property
+    def active(self) -> int:
+        return self.total - self.routed_experts + self.routed_active
+
+
 def count_parameters(text: Config, shape: _Shape, model_type: str, tied: bool) -> tuple[int, int]:
     """(total, active-per-token) parameters of the text model from its architecture."""
-    embed = shape.vocab * shape.hidden
-    lm_head = 0 if tied else embed
+    parts = parameter_breakdown(text, shape, model_type, tied)
+    return parts.total, parts.active
+
+
+def parameter_breakdown(text: Config, shape: _Shape, model_type: str, tied: bool) -> ParamBreakdown:
+    """Parameters of the text model by kind, following the family's layer layout."""
+    embed = shape.vocab * shape.hidden * (1 if tied else 2)
+    if isinstance(text.get("block_configs"), list):
+        return _nas_breakdown(text, shape, embed)
+    if isinstance(text.get("hybrid_override_pattern"), str):
+        return _hybrid_pattern_breakdown(text, shape, model_type, embed)
+
     attn = _attention_params(text, shape, model_type)
+    attn_total = _all_attention_params(text, shape, model_type, attn)
     dense_mlp = _mlp_params(shape.hidden, shape.ffn, model_type)
     norms = 2 * shape.hidden
 
     experts, per_token = _experts(text)
     moe_layers = _moe_layer_count(text, shape.layers) if experts else 0
     dense_layers = shape.layers - moe_layers
+    if text.get("enable_moe_block") is True:
+        dense_layers = shape.layers  # Gemma 4: a dense MLP beside the experts in every layer.
     moe_width = int(
         _first(text, ("moe_intermediate_size", "expert_intermediate_size")) or shape.ffn
     )
+    if model_type == "llama4_text":
+        dense_mlp = _mlp_params(
+            shape.hidden, int(text.get("intermediate_size_mlp") or shape.ffn), model_type
+        )
     expert = _mlp_params(shape.hidden, moe_width, model_type)
     shared = _shared_expert_params(text, shape.hidden, moe_width, model_type)
     router = shape.hidden * experts
-
-    layer_common = attn + norms
-    total = (
-        embed
-        + lm_head
-        + shape.hidden
-        + shape.layers * layer_common
-        + dense_layers * dense_mlp
-        + moe_layers * (experts * expert + shared + router)
+    return ParamBreakdown(
+        embeddings=embed,
+        attention=attn_total,
+        dense_mlp=dense_layers * dense_mlp,
+        routed_experts=moe_layers * experts * expert,
+        routed_active=moe_layers * per_token * expert,
+        shared_experts=moe_layers * shared,
+        other=shape.hidden + shape.layers * norms + moe_layers * router,
     )
-    active = total - moe_layers * (experts - per_token) * expert
-    return total, active
+
+
+def _all_attention_params(text: Config, shape: _Shape, model_type: str, full: int) -> int:
+    """Attention mixers over all layers: full attention, or linear attention where hybrid."""
+    global_dim = text.get("global_head_dim")
+    if isinstance(global_dim, int) and isinstance(text.get("layer_types"), list):
+        full_layers = sum(1 for t in text["layer_types"] if t == "full_attention")
+        kv = int(text.get("num_global_key_value_heads") or shape.kv_heads)
+        q_out = shape.heads * global_dim
+        kv_mats = 1 if text.get("attention_k_eq_v") else 2  # Gemma 4: K doubles as V.
+        per_global = 2 * shape.hidden * q_out + kv_mats * shape.hidden * kv * global_dim
+        return (shape.layers - full_layers) * full + full_layers * per_global
+    linear_layers = shape.layers - _kv_layers(text, shape.layers)
+    if linear_layers <= 0 or not text.get("linear_num_value_heads"):
+        return shape.layers * full
+    if text.get("attn_output_gate") is True or text.get("model_type") == "qwen3_next":
+        full += shape.hidden * shape.heads * shape.head_dim  # Gated query projection.
+    return (shape.layers - linear_layers) * full + linear_layers * _gated_delta_params(text, shape)
+
+
+def _gated_delta_params(text: Config, shape: _Shape) -> int:
+    """One Gated-DeltaNet layer (Qwen3-Next, Qwen3.5): projections, conv, gates, norm."""
+    k_heads = int(text.get("linear_num_key_heads") or 0)
+    v_heads = int(text.get("linear_num_value_heads") or 0)
+    k_dim = int(text.get("linear_key_head_dim") or 0)
+    v_dim = int(text.get("linear_value_head_dim") or 0)
+    kernel = int(text.get("linear_conv_kernel_dim") or 4)
+    key, value = k_heads * k_dim, v_heads * v_dim
+    in_proj = shape.hidden * (2 * key + 2 * value + 2 * v_heads)
+    conv = (2 * key + value) * kernel
+    return in_proj + conv + 2 * v_heads + v_dim + value * shape.hidden
+
+
+def _nas_breakdown(text: Config, shape: _Shape, embed: int) -> ParamBreakdown:
+    """Nemotron-NAS (DeciLM): each layer's attention and FFN come from its block_configs."""
+    h = shape.hidden
+    attention = mlp = norms = 0
+    for block in text["block_configs"]:
+        attn = block.get("attention") or {}
+        ffn = block.get("ffn") or {}
+        if attn.get("replace_with_linear"):
+            attention += h * h
+        elif not attn.get("no_op"):
+            kv = shape.heads // int(attn.get("n_heads_in_group") or 1)
+            attention += 2 * h * shape.heads * shape.head_dim + 2 * h * kv * shape.head_dim
+            norms += h
+        if ffn.get("replace_with_linear"):
+            mlp += h * h
+        elif not ffn.get("no_op"):
+            mlp += 3 * h * _nas_ffn_width(float(ffn.get("ffn_mult") or 0), h)
+            norms += h
+    return ParamBreakdown(embed, attention, mlp, 0, 0, 0, norms + h)
+
+
+def _nas_ffn_width(ffn_mult: float, hidden: int) -> int:
+    """DeciLM's FFN width: 2/3 x ffn_mult x hidden, rounded up to a multiple of 256."""
+    width = int(2 * ffn_mult * hidden / 3)
+    return -(-width // 256) * 256
+
+
+def _hybrid_pattern_breakdown(
+    text: Config, shape: _Shape, model_type: str, embed: int
+) -> ParamBreakdown:
+    """Nemotron-H: one mixer per layer, `M` Mamba2, `*` attention, `-` MLP, `E` MoE."""
+    h = shape.hidden
+    pattern = str(text["hybrid_override_pattern"])
+    counts = {kind: pattern.count(kind) for kind in "M*-E"}
+    attn = _attention_params(text, shape, model_type)
+    mlp = 2 * h * shape.ffn  # relu2: up and down only.
+    experts, per_token = _experts(text)
+    moe_width = int(text.get("moe_intermediate_size") or shape.ffn)
+    latent = int(text.get("moe_latent_size") or 0)
+    expert_in = latent or h
+    expert = 2 * expert_in * moe_width
+    shared_width = int(text.get("moe_shared_expert_intermediate_size") or 0)
+    per_moe_other = h * experts + experts + (2 * h * latent if latent else 0)
+    return ParamBreakdown(
+        embeddings=embed,
+        attention=counts["*"] * attn + counts["M"] * _mamba2_params(text, h),
+        dense_mlp=counts["-"] * mlp,
+        routed_experts=counts["E"] * experts * expert,
+        routed_active=counts["E"] * per_token * expert,
+        shared_experts=counts["E"] * 2 * h * shared_width,
+        other=h + len(pattern) * h + counts["E"] * per_moe_other,
+    )
+
+
+def _mamba2_params(text: Config, hidden: int) -> int:
+    """One Mamba2 mixer: in_proj (z, x, B, C, dt), conv1d, A/D/dt_bias, gated norm, out_proj."""
+    heads = int(text.get("mamba_num_heads") or 0)
+    head_dim = int(text.get("mamba_head_dim") or 0)
+    inner = heads * head_dim or int(text.get("expand") or 2) * hidden
+    groups = int(text.get("n_groups") or 1)
+    state = int(text.get("ssm_state_size") or 128)
+    kernel = int(text.get("conv_kernel") or 4)
+    conv_dim = inner + 2 * groups * state
+    in_proj = hidden * (inner + conv_dim + heads)
+    conv = conv_dim * kernel + (conv_dim if text.get("use_conv_bias", True) else 0)
+    return in_proj + conv + 3 * heads + inner + inner * hidden
 
 
 def _attention_params(text: Config, shape: _Shape, model_type: str) -> int:
@@ -530,18 +782,82 @@ def _shared_expert_params(text: Config, hidden: int, moe_width: int, model_type:
     shared_width = text.get("shared_expert_intermediate_size")
     if isinstance(shared_width, int) and shared_width > 0:
         return _mlp_params(hidden, shared_width, model_type) + hidden
+    if model_type == "llama4_text":
+        return _mlp_params(hidden, moe_width, model_type)
     n_shared = text.get("n_shared_experts")
     if isinstance(n_shared, int) and n_shared > 0:
         return _mlp_params(hidden, moe_width * n_shared, model_type)
     return 0
 
 
-def estimate_quantized_bytes(params_total: int, shape: _Shape, tied: bool, method: str) -> int:
-    """Stored bytes of a quantized checkpoint: linear layers quantized, embeddings in 16 bits."""
-    embeddings = shape.vocab * shape.hidden * (1 if tied else 2)
-    linear = max(0, params_total - embeddings)
-    bits = QUANT_LINEAR_BITS.get(method, 8.0)
-    return int(linear * bits / 8 + embeddings * 2)
+def estimate_quantized_bytes(parts: ParamBreakdown, method: str, qcfg: Config) -> int:
+    """Stored bytes of a quantized checkpoint.
+
+    Packed low-bit weights (with their per-group scales) for the layers the format
+    quantizes; embeddings, lm_head, norms, routers, vision and skipped modules at 16 bits.
+    """
+    skipped = " ".join(
+        str(x) for x in (qcfg.get("ignore") or qcfg.get("modules_to_not_convert") or [])
+    )
+    quantized = parts.routed_experts
+    if method != "mxfp4":  # gpt-oss: only the experts are MXFP4.
+        if "attn" not in skipped:
+            quantized += parts.attention
+        if "shared_expert" not in skipped:
+            quantized += parts.shared_experts
+        if "mlp" not in skipped:
+            quantized += parts.dense_mlp
+    bits = quantized_bits(method, qcfg)
+    return int(quantized * bits / 8 + (parts.total - quantized) * 2)
+
+
+def quantized_bits(method: str, qcfg: Config) -> float:
+    """Bits per quantized parameter, scales and zeros included."""
+    groups = qcfg.get("config_groups")
+    if isinstance(groups, Mapping) and groups:
+        group = next(iter(groups.values()))
+        weights = group.get("weights") if isinstance(group, Mapping) else None
+        if isinstance(weights, Mapping) and isinstance(weights.get("num_bits"), int):
+            size = weights.get("group_size")
+            scale_bits = 8 if weights.get("type") == "float" else 16  # fp4 formats: fp8 scales
+            scale = scale_bits / size if isinstance(size, int) and size > 0 else 0.0
+            zero = 0.0 if weights.get("symmetric", True) else weights["num_bits"] / (size or 1)
+            return float(weights["num_bits"]) + scale + zero
+    bits = qcfg.get("bits")
+    size = qcfg.get("group_size")
+    if isinstance(bits, int) and method in ("gptq", "awq"):
+        per_group = 16 + bits if isinstance(size, int) and size > 0 else 0
+        return bits + (per_group / size if isinstance(size, int) and size > 0 else 0.0)
+    return QUANT_LINEAR_BITS.get(method, 8.0)
+
+
+def vision_params(outer: Config) -> int:
+    """Parameters of a multimodal model's vision tower and projector (0 when text-only)."""
+    vision = outer.get("vision_config")
+    if not isinstance(vision, Mapping):
+        return 0
+    depth = _first(vision, ("depth", "num_hidden_layers", "vt_num_hidden_layers"))
+    width = _first(vision, ("hidden_size", "vt_hidden_size", "embed_dim", "mm_hidden_size"))
+    ffn = _first(vision, ("intermediate_size", "vt_intermediate_size"))
+    if not isinstance(depth, int) or not isinstance(width, int):
+        return 0
+    depth += int(vision.get("num_global_layers") or 0)
+    ffn = int(ffn) if isinstance(ffn, int) else 4 * width
+    gated = str(vision.get("hidden_act", "")) == "silu"
+    layer = 4 * width * width + (3 if gated else 2) * width * ffn + 4 * width + 2 * ffn
+    patch = int(vision.get("patch_size") or 14)
+    channels = int(_first(vision, ("in_chans", "in_channels", "num_channels")) or 3)
+    temporal = int(vision.get("temporal_patch_size") or 1)
+    patch_embed = channels * temporal * patch * patch * width
+    out = _first(vision, ("out_hidden_size", "text_hidden_size"))
+    projector = 0
+    if isinstance(out, int):
+        merged = width * int(vision.get("spatial_merge_size") or 2) ** 2
+        projector = merged * merged + merged * out
+    elif isinstance(vision.get("vision_output_dim"), int):
+        text = _text_config(outer)
+        projector = int(vision["vision_output_dim"]) * int(_first(text, HIDDEN_KEYS) or 0)
+    return depth * layer + patch_embed + projector
 
 
 def _scale(value: int, new_total: int, old_total: int) -> int:

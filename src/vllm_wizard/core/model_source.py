@@ -1,7 +1,9 @@
-"""Find a model's config: a local folder or file, the built-in catalog, then the HF cache.
+"""Find a model's config: a local folder or file, the built-in catalog, the HF cache, the Hub.
 
-Only this module touches the file system for models; huggingface_hub is imported only
-when the catalog misses, so `plan` on a catalog model stays fast.
+Only this module touches the file system or network for models; huggingface_hub is
+imported only when the catalog misses, so `plan` on a catalog model stays fast. Hub
+downloads (config.json, sidecars, the safetensors index) land in the HF cache, so a
+second plan of the same model needs no network.
 """
 
 from __future__ import annotations
@@ -12,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from vllm_wizard.core.catalog import catalog_metadata
-from vllm_wizard.core.model_metadata import parse_model_config
+from vllm_wizard.core.model_metadata import SafetensorsSummary, parse_model_config
 from vllm_wizard.core.weights_files import read_index, read_safetensors_headers
-from vllm_wizard.errors import ModelNotFoundError, UserInputError
+from vllm_wizard.errors import HubUnavailableError, ModelNotFoundError, UserInputError
 from vllm_wizard.schemas.model import ModelMetadata, ModelSource
 
 logger = logging.getLogger(__name__)
@@ -46,12 +48,7 @@ def load_model_metadata(
     cached = _find_in_hf_cache(model, revision)
     if cached is not None:
         return _from_folder(cached, model, "hf_cache", params_b)
-    raise ModelNotFoundError(
-        f"--model '{model}' is not in the built-in catalog or the local Hugging Face cache, "
-        "and this version does not fetch from the Hub; pass a local folder with config.json "
-        "(e.g. from `huggingface-cli download {model} config.json`).".replace("{model}", model),
-        field="model",
-    )
+    return _from_hub(model, revision, params_b)
 
 
 def _refuse_gguf(path: Path) -> None:
@@ -114,6 +111,7 @@ def _from_folder(
     source: ModelSource,
     params_b: float | None,
     config_path: Path | None = None,
+    summary: SafetensorsSummary | None = None,
 ) -> ModelMetadata:
     config_path = config_path or folder / "config.json"
     if not config_path.is_file():
@@ -124,7 +122,7 @@ def _from_folder(
         )
     config = _read_json(config_path)
     extra = {name: _read_json(folder / name) for name in SIDECAR_FILES if (folder / name).is_file()}
-    summary = read_safetensors_headers(folder) or read_index(folder)
+    summary = read_safetensors_headers(folder) or read_index(folder) or summary
     return parse_model_config(
         config,
         model_id=model_id,
@@ -162,3 +160,105 @@ def _find_in_hf_cache(model: str, revision: str | None) -> Path | None:
         logger.debug("found %s in the HF cache at %s", model, found)
         return Path(found).parent
     return None
+
+
+def _from_hub(model: str, revision: str | None, params_b: float | None) -> ModelMetadata:
+    """Download config.json (+ sidecars, index) into the HF cache and read exact sizes."""
+    from huggingface_hub import (
+        get_hf_file_metadata,
+        get_safetensors_metadata,
+        hf_hub_download,
+        hf_hub_url,
+    )
+    from huggingface_hub.errors import EntryNotFoundError
+
+    try:
+        # One HEAD without retries first, so an unreachable Hub fails at once.
+        get_hf_file_metadata(hf_hub_url(model, "config.json", revision=revision))
+        config_path = Path(hf_hub_download(model, "config.json", revision=revision))
+    except Exception as exc:
+        raise _hub_error(model, revision, exc) from None
+    folder = config_path.parent
+    summary: SafetensorsSummary | None = None
+    for name in (*SIDECAR_FILES, "model.safetensors.index.json"):
+        try:
+            hf_hub_download(model, name, revision=revision)
+        except EntryNotFoundError:
+            continue
+        except Exception as exc:
+            logger.debug("could not fetch %s of %s: %s", name, model, exc)
+    if not (folder / "model.safetensors.index.json").is_file():
+        try:
+            repo = get_safetensors_metadata(model, revision=revision)
+        except Exception as exc:
+            logger.debug("no safetensors metadata for %s: %s", model, exc)
+        else:
+            summary = _summary_from_metadata(repo.files_metadata.values())
+    return _from_folder(folder, model, "hub", params_b, summary=summary)
+
+
+def _summary_from_metadata(files: Any) -> SafetensorsSummary | None:
+    """Bytes and parameters from safetensors headers the Hub served (no weights fetched)."""
+    total_bytes = params = 0
+    for file_meta in files:
+        for tensor in file_meta.tensors.values():
+            start, end = tensor.data_offsets
+            total_bytes += int(end) - int(start)
+            params += int(tensor.parameter_count)
+    if total_bytes <= 0:
+        return None
+    return SafetensorsSummary(total_bytes=total_bytes, params_total=params, source="hub_metadata")
+
+
+def _hub_error(model: str, revision: str | None, exc: Exception) -> Exception:
+    """One clear line for each way a Hub download fails."""
+    from huggingface_hub.errors import (
+        GatedRepoError,
+        LocalEntryNotFoundError,
+        OfflineModeIsEnabled,
+        RepositoryNotFoundError,
+        RevisionNotFoundError,
+    )
+
+    if isinstance(exc, GatedRepoError):
+        return UserInputError(
+            f"--model '{model}' is a gated repository; accept its licence on "
+            f"huggingface.co/{model} and set HF_TOKEN (or run `hf auth login`).",
+            field="model",
+        )
+    if isinstance(exc, RevisionNotFoundError):
+        return ModelNotFoundError(
+            f"--revision '{revision}' does not exist for --model '{model}'; "
+            "pass an existing branch, tag or commit.",
+            field="revision",
+        )
+    if isinstance(exc, RepositoryNotFoundError):
+        return ModelNotFoundError(
+            f"--model '{model}' was not found on the Hugging Face Hub (or is private: set "
+            "HF_TOKEN); check the id, or pass a local folder with config.json.",
+            field="model",
+        )
+    if isinstance(exc, (OfflineModeIsEnabled, LocalEntryNotFoundError)) or _is_network(exc):
+        return HubUnavailableError(
+            f"--model '{model}' is not in the catalog or the HF cache and the Hugging Face Hub "
+            "cannot be reached (offline or HF_HUB_OFFLINE=1); connect, or pass a local folder "
+            "with config.json.",
+            field="model",
+        )
+    return HubUnavailableError(
+        f"--model '{model}': the Hugging Face Hub answered with an error ({exc}); retry, or "
+        "pass a local folder with config.json.",
+        field="model",
+    )
+
+
+def _is_network(exc: BaseException) -> bool:
+    """A connection, DNS or timeout failure anywhere in the exception chain."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, (ConnectionError, TimeoutError, OSError)):
+            return True
+        if type(seen).__name__ in ("ConnectError", "ConnectTimeout", "ReadTimeout"):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False

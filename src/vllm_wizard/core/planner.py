@@ -47,6 +47,7 @@ from vllm_wizard.core.recommend import (
     valid_tp_sizes,
 )
 from vllm_wizard.core.render import render_serve_command
+from vllm_wizard.core.support import check_servable
 from vllm_wizard.core.vllm_flags import load_flag_table
 from vllm_wizard.errors import (
     GpuNotDetectedError,
@@ -131,6 +132,7 @@ def plan(
     requested_dtype = dtypes.normalize_dtype(request.dtype)
 
     meta = load_model_metadata(request.model, params_b=request.params_b, revision=request.revision)
+    check_servable(meta, trust_remote_code=request.trust_remote_code)
     notes += meta.notes
     if assume_checkpoint is not None:
         assumed_bytes = model_weights_bytes(

@@ -52,11 +52,27 @@ class ModelMetadata(BaseModel):
         gt=0,
         description="MLA: kv_lora_rank + qk_rope_head_dim values per token per layer.",
     )
+    index_head_dim: int | None = Field(
+        default=None,
+        gt=0,
+        description="Sparse-attention indexer key width (DeepSeek V3.2, GLM-5): an extra "
+        "fp8 cache of index_head_dim + index_head_dim / 128 x 4 bytes per token per layer.",
+    )
     sliding_window: int | None = Field(
         default=None, gt=0, description="Sliding-window size in tokens."
     )
     sliding_window_layers: int = Field(
         default=0, ge=0, description="How many of kv_layers attend only within the sliding window."
+    )
+    full_attention_head_dim: int | None = Field(
+        default=None,
+        gt=0,
+        description="Head size of the full-attention layers where it differs (Gemma 4).",
+    )
+    full_attention_kv_heads: int | None = Field(
+        default=None,
+        gt=0,
+        description="KV heads of the full-attention layers where they differ (Gemma 4).",
     )
 
     num_experts: int = Field(

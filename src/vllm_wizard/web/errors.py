@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from vllm_wizard.errors import (
     GpuNotDetectedError,
+    HubUnavailableError,
     UserInputError,
     WizardError,
     error_document,
@@ -63,10 +64,14 @@ def validation_error_response(errors: list[Any]) -> JSONResponse:
 
 
 def wizard_error_response(exc: WizardError, values: dict[str, Any] | None = None) -> JSONResponse:
-    """422 for input errors, 503 for a failing server environment."""
+    """422 for input errors, 503 for a failing server environment.
+
+    A model id the server cannot fetch (the Hub unreachable, nothing cached) is 422: the
+    user fixes it by choosing a catalog model or a folder, not by waiting.
+    """
     field = exc.field
     value = (values or {}).get(field) if field else None
-    if isinstance(exc, UserInputError | GpuNotDetectedError):
+    if isinstance(exc, UserInputError | GpuNotDetectedError | HubUnavailableError):
         return error_response(422, exc.message, field=field, value=value)
     return error_response(503, exc.message, field=field, value=value)
 
