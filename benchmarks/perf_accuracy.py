@@ -325,7 +325,8 @@ def _loss(cases: Iterable[Case], cal: Calibration) -> float:
 
 
 def fit(cases: list[Case], start: Calibration) -> Calibration:
-    """Coordinate descent over the efficiencies; spread covers 80% of the fitted errors."""
+    """Coordinate descent over the efficiencies; spread covers 80% of the fitted errors,
+    widened for the constants fitted."""
     classes = {c.inputs.gpu_class for c in cases}
     names = [n for n in BOUNDS if not n.startswith("bw:") or n[3:] in classes]
     cal = start
@@ -344,9 +345,12 @@ def fit(cases: list[Case], start: Calibration) -> Calibration:
             break
     cal = _fill_missing_classes(cal, classes)
     errors = sorted(abs(score(c, replace(cal, spread=1.0)).log_error) for c in cases)
-    q75 = errors[min(len(errors) - 1, int(0.8 * len(errors)))] if errors else 0.3
+    q80 = errors[min(len(errors) - 1, int(0.8 * len(errors)))] if errors else 0.3
+    # In-sample errors understate errors on new cases: widen by the degrees-of-freedom
+    # factor sqrt(n / (n - constants fitted)).
+    q80 *= math.sqrt(len(errors) / max(1, len(errors) - len(names)))
     # A hair above the quantile so the case that sets it stays inside after rounding.
-    return replace(cal, spread=min(MAX_SPREAD, 1.01 * math.exp(2 * q75)))
+    return replace(cal, spread=min(MAX_SPREAD, 1.01 * math.exp(2 * q80)))
 
 
 def _fill_missing_classes(cal: Calibration, fitted: set[str]) -> Calibration:
