@@ -155,6 +155,30 @@ def test_memory_and_compute_time_add_up_in_a_calibrated_step() -> None:
     assert both == pytest.approx(memory_only + flops / (inp.matmul_tflops * 1e12 * 0.1), rel=1e-6)
 
 
+def test_mla_decode_attends_over_the_latent_not_head_dim() -> None:
+    meta = catalog_metadata("deepseek-ai/DeepSeek-R1")
+    assert meta is not None and meta.attention == "mla" and meta.mla_kv_dim
+    spec = resolve_gpu("H200 141GB").spec
+    inp = build_inputs(
+        meta,
+        spec,
+        interconnect=spec.interconnect,
+        weights_bytes=meta.params_total,
+        kv_bytes_per_token_per_gpu=meta.num_layers * meta.mla_kv_dim,
+        tensor_parallel_size=8,
+        pipeline_parallel_size=1,
+        replicas=1,
+        quantization="fp8",
+        workload=Workload(4000, 200, 64, 256, 1_000_000),
+    )
+    assert inp.decode_attention_width == meta.num_attention_heads * meta.mla_kv_dim
+    narrow = replace(inp, decode_attention_width=inp.attention_width)
+    cal = load_calibration()
+    assert performance._stage_step_s(inp, 64, cal, 0.8) > performance._stage_step_s(
+        narrow, 64, cal, 0.8
+    )
+
+
 def test_kv_cache_caps_the_batch() -> None:
     roomy = point_estimate(inputs(concurrency=64, prompt=1000, gen=1000, kv_tokens=1_000_000))
     tight = point_estimate(inputs(concurrency=64, prompt=1000, gen=1000, kv_tokens=8_000))

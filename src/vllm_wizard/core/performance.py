@@ -88,6 +88,7 @@ class PerfInputs:
     num_layers: int
     hidden_size: int
     attention_width: int  # query heads x head_dim
+    decode_attention_width: int  # MLA decodes in the latent space: heads x (rank + rope)
     kv_bytes_per_token_per_gpu: int
     # Hardware of one replica
     memory_bandwidth_gbps: float
@@ -149,6 +150,7 @@ def build_inputs(
         num_layers=meta.num_layers,
         hidden_size=meta.hidden_size,
         attention_width=meta.num_attention_heads * meta.head_dim,
+        decode_attention_width=meta.num_attention_heads * _decode_head_dim(meta),
         kv_bytes_per_token_per_gpu=kv_bytes_per_token_per_gpu,
         memory_bandwidth_gbps=spec.memory_bandwidth_gbps,
         matmul_tflops=matmul_tflops(spec, quantization),
@@ -165,6 +167,14 @@ def build_inputs(
         kv_capacity_tokens=workload.kv_capacity_tokens,
         max_num_batched_tokens=workload.max_num_batched_tokens,
     )
+
+
+def _decode_head_dim(meta: ModelMetadata) -> int:
+    """Per-head width a decode token attends with: MLA's absorbed weights make each head
+    score and sum over the whole latent (kv_lora_rank + rope dims), not head_dim."""
+    if meta.attention == "mla" and meta.mla_kv_dim:
+        return meta.mla_kv_dim
+    return meta.head_dim
 
 
 def gpu_class(spec: GpuSpec) -> str:
@@ -286,7 +296,7 @@ def _stage_step_s(inp: PerfInputs, batch: int, cal: Calibration | None, bw_eff: 
     memory_s = (weights + kv) / (inp.memory_bandwidth_gbps * 1e9 * bw_eff)
     expert_active = _expert_params(inp) * inp.experts_per_token / max(1, inp.num_experts)
     expert_flops = 2 * expert_active * batch / gpus
-    attention_flops = 4 * inp.attention_width * inp.num_layers * context * batch
+    attention_flops = 4 * inp.decode_attention_width * inp.num_layers * context * batch
     dense_flops = (2 * (inp.params_active - expert_active) * batch + attention_flops) / gpus
     rate = inp.matmul_tflops * 1e12
     if cal is None:
