@@ -479,7 +479,8 @@ def _assumptions(inp: PerfInputs, est: PointEstimate, cal: Calibration) -> list[
             if inp.variable_lengths
             else " (fixed lengths, as with --ignore-eos)."
         ),
-        "Ranges span 80% of the calibration's errors (at most 2x high/low); the high end "
+        "Ranges span 80% of the calibration's errors, widened for the constants fitted "
+        "(at most 2x high/low); the high end "
         "never exceeds the plain bandwidth/compute roofline. On GPUs and models left out of "
         "the fit, about two thirds of measured values fell inside (benchmarks/results).",
         "TTFT: low is an idle server; high waits behind half a burst of prompts. Under "
