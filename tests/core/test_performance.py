@@ -14,6 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from vllm_wizard.core import performance
 from vllm_wizard.core.catalog import catalog_metadata
 from vllm_wizard.core.gpu_catalog import resolve_gpu
 from vllm_wizard.core.performance import (
@@ -119,6 +120,63 @@ def test_batching_trades_per_request_speed_for_total_throughput() -> None:
     many = estimate_performance(inputs(concurrency=64))
     assert many.decode_toks_per_s_range[1] < one.decode_toks_per_s_range[1]
     assert many.output_toks_per_s_range[0] > 10 * one.output_toks_per_s_range[0]
+
+
+def test_drain_sums_the_harmonic_gaps_between_finishing_requests() -> None:
+    # Exponential lengths of mean g: the expected time until the last of B finishes is
+    # g x (1 + 1/2 + ... + 1/B) steps; the banded sum should stay within a few percent.
+    inp = inputs(gen=200)
+    for batch in (1, 7, 64, 1000):
+        harmonic = sum(1 / j for j in range(1, batch + 1))
+        drained = performance._drain_s(inp, batch, lambda b: 1.0)
+        assert drained == pytest.approx(200 * harmonic, rel=0.04)
+
+
+def test_varying_output_lengths_lower_burst_throughput() -> None:
+    fixed = inputs(concurrency=256, prompt=200, gen=200)
+    varying = replace(fixed, variable_lengths=True)
+    queued = replace(varying, requests=1024)
+    fixed_rate = point_estimate(fixed).output_toks_per_s
+    varying_rate = point_estimate(varying).output_toks_per_s
+    queued_rate = point_estimate(queued).output_toks_per_s
+    assert varying_rate < 0.7 * fixed_rate
+    # With a queue the batch stays full longer, so the tail weighs less.
+    assert varying_rate < queued_rate < fixed_rate
+
+
+def test_memory_and_compute_time_add_up_in_a_calibrated_step() -> None:
+    inp = inputs(concurrency=256, prompt=200, gen=200)
+    cal = load_calibration()
+    zero = replace(cal, decode_mfu=1e9, step_overhead_s=0.0, expert_overhead_s=0.0)
+    memory_only = performance._stage_step_s(inp, 256, zero, 1.0)
+    slow_math = replace(zero, decode_mfu=0.1)
+    both = performance._stage_step_s(inp, 256, slow_math, 1.0)
+    flops = 2 * inp.params_active * 256 + 4 * inp.attention_width * inp.num_layers * 300 * 256
+    assert both == pytest.approx(memory_only + flops / (inp.matmul_tflops * 1e12 * 0.1), rel=1e-6)
+
+
+def test_mla_decode_attends_over_the_latent_not_head_dim() -> None:
+    meta = catalog_metadata("deepseek-ai/DeepSeek-R1")
+    assert meta is not None and meta.attention == "mla" and meta.mla_kv_dim
+    spec = resolve_gpu("H200 141GB").spec
+    inp = build_inputs(
+        meta,
+        spec,
+        interconnect=spec.interconnect,
+        weights_bytes=meta.params_total,
+        kv_bytes_per_token_per_gpu=meta.num_layers * meta.mla_kv_dim,
+        tensor_parallel_size=8,
+        pipeline_parallel_size=1,
+        replicas=1,
+        quantization="fp8",
+        workload=Workload(4000, 200, 64, 256, 1_000_000),
+    )
+    assert inp.decode_attention_width == meta.num_attention_heads * meta.mla_kv_dim
+    narrow = replace(inp, decode_attention_width=inp.attention_width)
+    cal = load_calibration()
+    assert performance._stage_step_s(inp, 64, cal, 0.8) > performance._stage_step_s(
+        narrow, 64, cal, 0.8
+    )
 
 
 def test_kv_cache_caps_the_batch() -> None:

@@ -1,13 +1,16 @@
 """Decode, prefill and serving speed from a calibrated roofline, always as [low, high] ranges.
 
-One decode step of a replica at batch B and context c takes the larger of
-bytes moved / (HBM bandwidth x efficiency) and FLOPs / (tensor rate x efficiency),
-plus two tensor-parallel all-reduces per layer and overheads (per step, per running
-sequence, per routed expert and layer). Bytes moved are the weights each GPU reads (for
+One decode step of a replica at batch B and context c takes bytes moved / (HBM bandwidth
+x efficiency) plus FLOPs / (tensor rate x efficiency) (its kernels run one after another),
+plus two tensor-parallel all-reduces per layer and overheads (per step, per routed expert
+and layer). Bytes moved are the weights each GPU reads (for
 MoE only the experts a batch of B tokens touches) and the KV cache of the running
 sequences. Prefill is 2 x active parameters per token plus attention's quadratic term at
-the dense tensor rate x efficiency, in chunks of max_num_batched_tokens. Times are
-seconds, rates tokens/s, bandwidth 10^9 B/s, tensor rates 10^12 FLOP/s.
+the dense tensor rate x efficiency, in chunks of max_num_batched_tokens. Output
+throughput runs a burst of requests through prefill and decode; with varying output
+lengths (chat traffic) the batch drains as requests finish, so the longest ones decode
+at small batch. Times are seconds, rates tokens/s, bandwidth 10^9 B/s, tensor rates
+10^12 FLOP/s.
 
 The efficiencies live in `core/data/perf_calibration.json`, fitted per GPU class by
 `benchmarks/perf_accuracy.py --fit` on public vLLM measurements; the range is the
@@ -19,6 +22,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
@@ -32,6 +36,7 @@ from vllm_wizard.schemas.plan import PerformanceReport
 LINK_GBPS = {"nvlink": 300.0, "xgmi": 64.0, "pcie": 25.0, "unknown": 25.0}
 ACTIVATION_BYTES = 2  # all-reduces move BF16/FP16 activations
 MAX_SPREAD = 2.0  # no range wider than high / low = 2
+EULER_GAMMA = 0.5772  # 1 + 1/2 + ... + 1/n = ln(n + 1/2) + this, closely
 
 
 @dataclass(frozen=True)
@@ -42,7 +47,6 @@ class Calibration:
     decode_mfu: float
     prefill_mfu: float
     step_overhead_s: float
-    sequence_overhead_s: float
     expert_overhead_s: float
     allreduce_latency_s: float
     spread: float
@@ -58,7 +62,6 @@ def calibration_from_dict(raw: dict[str, Any]) -> Calibration:
         decode_mfu=float(raw["decode_mfu"]),
         prefill_mfu=float(raw["prefill_mfu"]),
         step_overhead_s=float(raw["step_overhead_s"]),
-        sequence_overhead_s=float(raw["sequence_overhead_s"]),
         expert_overhead_s=float(raw["expert_overhead_s"]),
         allreduce_latency_s=float(raw["allreduce_latency_s"]),
         spread=float(raw["spread"]),
@@ -85,6 +88,7 @@ class PerfInputs:
     num_layers: int
     hidden_size: int
     attention_width: int  # query heads x head_dim
+    decode_attention_width: int  # MLA decodes in the latent space: heads x (rank + rope)
     kv_bytes_per_token_per_gpu: int
     # Hardware of one replica
     memory_bandwidth_gbps: float
@@ -103,6 +107,11 @@ class PerfInputs:
     kv_capacity_tokens: int
     max_num_batched_tokens: int
     assumptions: list[str] = field(default_factory=list)
+    # Output lengths: fixed (every request generates gen_tokens) or varying like chat
+    # traffic (exponential around the mean gen_tokens); `requests` is how many arrive
+    # at once (0: the concurrency).
+    variable_lengths: bool = False
+    requests: int = 0
 
 
 @dataclass(frozen=True)
@@ -141,6 +150,7 @@ def build_inputs(
         num_layers=meta.num_layers,
         hidden_size=meta.hidden_size,
         attention_width=meta.num_attention_heads * meta.head_dim,
+        decode_attention_width=meta.num_attention_heads * _decode_head_dim(meta),
         kv_bytes_per_token_per_gpu=kv_bytes_per_token_per_gpu,
         memory_bandwidth_gbps=spec.memory_bandwidth_gbps,
         matmul_tflops=matmul_tflops(spec, quantization),
@@ -157,6 +167,14 @@ def build_inputs(
         kv_capacity_tokens=workload.kv_capacity_tokens,
         max_num_batched_tokens=workload.max_num_batched_tokens,
     )
+
+
+def _decode_head_dim(meta: ModelMetadata) -> int:
+    """Per-head width a decode token attends with: MLA's absorbed weights make each head
+    score and sum over the whole latent (kv_lora_rank + rope dims), not head_dim."""
+    if meta.attention == "mla" and meta.mla_kv_dim:
+        return meta.mla_kv_dim
+    return meta.head_dim
 
 
 def gpu_class(spec: GpuSpec) -> str:
@@ -256,7 +274,10 @@ def _touched_experts(inp: PerfInputs, tokens: int) -> float:
 def _stage_step_s(inp: PerfInputs, batch: int, cal: Calibration | None, bw_eff: float) -> float:
     """One decode step of one pipeline stage over `batch` sequences (seconds).
 
-    With `cal` None this is the plain roofline: full bandwidth and tensor rate, no overheads.
+    Calibrated: memory time plus compute time plus overheads, since a step's kernels run
+    one after another and each is bound by bandwidth or by the tensor rate, not both at
+    once. With `cal` None this is the plain roofline: the larger of the two at full
+    bandwidth and tensor rate, no overheads.
     """
     gpus = inp.tensor_parallel_size * inp.pipeline_parallel_size
     weights = (
@@ -275,7 +296,7 @@ def _stage_step_s(inp: PerfInputs, batch: int, cal: Calibration | None, bw_eff: 
     memory_s = (weights + kv) / (inp.memory_bandwidth_gbps * 1e9 * bw_eff)
     expert_active = _expert_params(inp) * inp.experts_per_token / max(1, inp.num_experts)
     expert_flops = 2 * expert_active * batch / gpus
-    attention_flops = 4 * inp.attention_width * inp.num_layers * context * batch
+    attention_flops = 4 * inp.decode_attention_width * inp.num_layers * context * batch
     dense_flops = (2 * (inp.params_active - expert_active) * batch + attention_flops) / gpus
     rate = inp.matmul_tflops * 1e12
     if cal is None:
@@ -283,8 +304,7 @@ def _stage_step_s(inp: PerfInputs, batch: int, cal: Calibration | None, bw_eff: 
     compute_s = (dense_flops + expert_flops) / (rate * cal.decode_mfu)
     layers = inp.num_layers / inp.pipeline_parallel_size
     moe_s = cal.expert_overhead_s * layers * _touched_experts(inp, batch)
-    overhead = cal.step_overhead_s + cal.sequence_overhead_s * batch + moe_s
-    return max(memory_s, compute_s) + overhead
+    return memory_s + compute_s + cal.step_overhead_s + moe_s
 
 
 def _prefill_rate(inp: PerfInputs, tokens: int, cal: Calibration | None, bw_eff: float) -> float:
@@ -324,36 +344,80 @@ def point_estimate(inp: PerfInputs, cal: Calibration | None = None) -> PointEsti
     cal = cal or load_calibration()
     batch = effective_concurrency(inp)
     pp = inp.pipeline_parallel_size
-    micro = max(1, math.ceil(batch / pp))
     bw_eff = cal.bandwidth_efficiency.get(inp.gpu_class, cal.bandwidth_efficiency["nvidia_hbm"])
-    comm = _allreduce_s(inp, micro, cal.allreduce_latency_s)
-    step = pp * (_stage_step_s(inp, micro, cal, bw_eff) + comm)
-    roof_step = pp * _stage_step_s(inp, micro, None, 1.0)
+
+    def step(b: int) -> float:
+        return _step_s(inp, b, cal, bw_eff)
+
+    def roof_step(b: int) -> float:
+        return pp * _stage_step_s(inp, max(1, math.ceil(b / pp)), None, 1.0)
 
     packed = batch * inp.prompt_tokens
     prefill = _prefill_rate(inp, packed, cal, bw_eff)
     peak_prefill = _prefill_rate(inp, packed, None, 1.0)
-
-    out = _output_rate(inp, batch, step, prefill)
-    roof_out = _output_rate(inp, batch, roof_step, peak_prefill)
+    micro = max(1, math.ceil(batch / pp))
     return PointEstimate(
         batch=batch,
-        decode_step_s=step,
-        roofline_step_s=roof_step,
+        decode_step_s=step(batch),
+        roofline_step_s=roof_step(batch),
         prefill_toks_per_s=prefill,
         roofline_prefill_toks_per_s=peak_prefill,
         single_prefill_toks_per_s=_prefill_rate(inp, inp.prompt_tokens, cal, bw_eff),
         roofline_single_prefill_toks_per_s=_prefill_rate(inp, inp.prompt_tokens, None, 1.0),
-        output_toks_per_s=out,
-        roofline_output_toks_per_s=roof_out,
-        allreduce_s=comm * pp,
+        output_toks_per_s=_output_rate(inp, batch, step, prefill),
+        roofline_output_toks_per_s=_output_rate(inp, batch, roof_step, peak_prefill),
+        allreduce_s=pp * _allreduce_s(inp, micro, cal.allreduce_latency_s),
     )
 
 
-def _output_rate(inp: PerfInputs, batch: int, step_s: float, prefill_toks_per_s: float) -> float:
-    """All replicas' output tok/s: each batch of requests is prefilled, then decodes its tokens."""
-    cycle = batch * inp.prompt_tokens / prefill_toks_per_s + inp.gen_tokens * step_s
-    return inp.replicas * batch * inp.gen_tokens / cycle
+def _step_s(inp: PerfInputs, batch: int, cal: Calibration, bw_eff: float) -> float:
+    """One decode step of the whole replica over `batch` sequences (seconds)."""
+    pp = inp.pipeline_parallel_size
+    micro = max(1, math.ceil(batch / pp))
+    comm = _allreduce_s(inp, micro, cal.allreduce_latency_s)
+    return pp * (_stage_step_s(inp, micro, cal, bw_eff) + comm)
+
+
+def _drain_s(inp: PerfInputs, batch: int, step: Callable[[int], float]) -> float:
+    """Decode time of `batch` requests started together whose lengths vary (seconds).
+
+    With exponential output lengths of mean g, the gap between the (j+1)-th and the j-th
+    last request to finish is g / j on average, so the batch shrinks from `batch` to 1
+    and the time is the sum over j of g / j x step(j); summed here over doubling bands.
+    """
+    total, low = 0.0, 1
+    while low <= batch:
+        high = min(batch, 2 * low - 1)
+        if low > 1:
+            weight = math.log((high + 0.5) / (low - 0.5))
+        else:
+            weight = math.log(high + 0.5) + EULER_GAMMA
+        total += inp.gen_tokens * weight * step(round(math.sqrt(low * high)))
+        low = high + 1
+    return total
+
+
+def _output_rate(
+    inp: PerfInputs,
+    batch: int,
+    step: Callable[[int], float],
+    prefill_toks_per_s: float,
+) -> float:
+    """All replicas' output tok/s over one burst of requests (prefill, then decode).
+
+    Fixed lengths: the batch decodes gen_tokens steps together. Varying lengths: while
+    requests wait, the batch stays full; once the queue is empty it drains as requests
+    finish, so the last ones decode at small batch.
+    """
+    if not inp.variable_lengths:
+        cycle = batch * inp.prompt_tokens / prefill_toks_per_s + inp.gen_tokens * step(batch)
+        return inp.replicas * batch * inp.gen_tokens / cycle
+    waiting = math.ceil((inp.requests or inp.concurrency) / inp.replicas)
+    requests = max(batch, waiting)
+    prefill = requests * inp.prompt_tokens / prefill_toks_per_s
+    full = (requests - batch) * inp.gen_tokens * step(batch) / batch
+    decode = full + _drain_s(inp, batch, step)
+    return inp.replicas * requests * inp.gen_tokens / (prefill + decode)
 
 
 def estimate_performance(inp: PerfInputs, cal: Calibration | None = None) -> PerformanceReport:
@@ -399,21 +463,26 @@ def _assumptions(inp: PerfInputs, est: PointEstimate, cal: Calibration) -> list[
     lines = [
         "Approximate: a roofline calibrated on public vLLM benchmarks, not a measurement; real "
         "performance depends on kernels, drivers, batching and the vLLM version.",
-        f"Decode reads each GPU's weights and the running sequences' KV cache at {bw:.0%} of "
-        f"{inp.memory_bandwidth_gbps:.0f} GB/s, or runs its matmuls at {cal.decode_mfu:.0%} of "
-        f"{inp.matmul_tflops:.0f} TFLOP/s, whichever is slower, plus "
-        f"{cal.step_overhead_s * 1000:.1f} ms per step and "
-        f"{cal.sequence_overhead_s * 1e6:.0f} us per running sequence (scheduling, sampling).",
+        f"A decode step reads each GPU's weights and the running sequences' KV cache at "
+        f"{bw:.0%} of {inp.memory_bandwidth_gbps:.0f} GB/s, then runs its matmuls at "
+        f"{cal.decode_mfu:.0%} of {inp.matmul_tflops:.0f} TFLOP/s (the two add up), plus "
+        f"{cal.step_overhead_s * 1000:.2f} ms per step (scheduling, sampling, launches).",
         f"Prefill runs at {cal.prefill_mfu:.0%} of the dense tensor rate: 2 FLOPs per active "
         "parameter per token plus attention over the prompt, in chunks of "
         f"{inp.max_num_batched_tokens} tokens (max_num_batched_tokens), each step at least "
         "one read of the weights.",
         f"{est.batch} sequence(s) per replica decode together ({inp.concurrency} requested, "
         "capped by max_num_seqs and the KV cache), each with "
-        f"{inp.prompt_tokens} prompt + {inp.gen_tokens} generated tokens.",
-        "Ranges span 80% of the calibration's errors (at most 2x high/low); the high end "
+        f"{inp.prompt_tokens} prompt + {inp.gen_tokens} generated tokens"
+        + (
+            " on average (lengths vary: the batch drains as requests finish)."
+            if inp.variable_lengths
+            else " (fixed lengths, as with --ignore-eos)."
+        ),
+        "Ranges span 80% of the calibration's errors, widened for the constants fitted "
+        "(at most 2x high/low); the high end "
         "never exceeds the plain bandwidth/compute roofline. On GPUs and models left out of "
-        "the fit, about half of measured values fell inside (benchmarks/results).",
+        "the fit, about two thirds of measured values fell inside (benchmarks/results).",
         "TTFT: low is an idle server; high waits behind half a burst of prompts. Under "
         "saturation TTFT is mostly queueing.",
     ]
