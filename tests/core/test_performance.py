@@ -172,7 +172,8 @@ def test_mla_decode_attends_over_the_latent_not_head_dim() -> None:
         workload=Workload(4000, 200, 64, 256, 1_000_000),
     )
     assert inp.decode_attention_width == meta.num_attention_heads * meta.mla_kv_dim
-    narrow = replace(inp, decode_attention_width=inp.attention_width)
+    per_head = meta.hidden_size // meta.num_attention_heads  # what a naive hidden/heads gives
+    narrow = replace(inp, decode_attention_width=meta.num_attention_heads * per_head)
     cal = load_calibration()
     assert performance._stage_step_s(inp, 64, cal, 0.8) > performance._stage_step_s(
         narrow, 64, cal, 0.8

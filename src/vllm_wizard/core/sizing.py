@@ -671,12 +671,15 @@ def _surely_dominated(found: list[_Found], target_tps: float) -> set[int]:
 
 
 def _rank(found: list[_Found]) -> list[_Found]:
-    """Cheapest per hour first (unpriced last), then the most headroom, then the fastest."""
+    """Cheapest per hour first (unpriced last), then the most headroom, then the fastest.
+
+    Cost compares to the cent, as it is shown: float noise must not outrank headroom.
+    """
     return sorted(
         found,
         key=lambda f: (
             f.usd_per_hour is None,
-            f.usd_per_hour or 0.0,
+            round(f.usd_per_hour or 0.0, 2),
             -f.evaluation.headroom_bytes,
             f.evaluation.speed.tpot_ms,
         ),
