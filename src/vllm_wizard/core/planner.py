@@ -169,9 +169,10 @@ def plan(
         request, meta, hardware, weights_total, weight_dtype, kv_bytes, model_max
     )
     replicas = max(1, hardware.gpus // (candidate.tp * candidate.pp))
+    dp = _data_parallel_size(meta, hardware, candidate)
 
     vllm_args, explanations = _vllm_args(
-        request, meta, candidate, weight_dtype, kv_cache_dtype, quantization, hardware
+        request, meta, candidate, weight_dtype, kv_cache_dtype, quantization, hardware, dp
     )
     feasibility = _feasibility(
         request, meta, hardware, candidate, weights_total, kv_bytes, model_max, quantization
@@ -728,6 +729,7 @@ def _vllm_args(
     kv_cache_dtype: str,
     quantization: str | None,
     hardware: Hardware,
+    dp: int = 1,
 ) -> tuple[dict[str, Any], dict[str, str]]:
     s = c.settings
     args: dict[str, Any] = {"model": meta.model_id}
@@ -747,12 +749,35 @@ def _vllm_args(
         if request.batching_mode != "latency"
         else "Largest valid size in a node: lowest latency"
     ) + f"; {tp_summary(meta, max(hardware.gpus_per_node, c.tp))}."
-    if meta.num_experts and c.tp > 1:
+    copies = hardware.gpus // (c.tp * c.pp)
+    if dp > 1:
+        args["data_parallel_size"] = dp
+        why["data_parallel_size"] = (
+            f"MoE with {meta.num_experts} experts: the {dp} copies on a node run as "
+            "data-parallel attention ranks of one server, each with its own KV cache, as "
+            "vLLM advises for MoE models rather than separate servers."
+        )
+        args["enable_expert_parallel"] = True
+        why["enable_expert_parallel"] = (
+            f"Places whole experts on each of the {dp * c.tp} GPUs instead of slicing every "
+            "expert; the memory figures assume full copies, so they are conservative."
+        )
+    elif copies > 1:
+        why["tensor_parallel_size"] += (
+            f" The {hardware.gpus} GPUs hold {copies} separate servers of this size behind a "
+            "load balancer: vLLM advises independent instances, not --data-parallel-size, "
+            "for models without experts."
+            if not meta.num_experts
+            else f" The {hardware.gpus} GPUs hold {copies} separate servers of this size."
+        )
+    if meta.num_experts and c.tp > 1 and dp == 1:
         why["tensor_parallel_size"] += (
             f" MoE with {meta.num_experts} experts: --enable-expert-parallel would place whole "
             "experts on each GPU instead of slicing every expert; it helps when experts are "
             "many and small and the batch is large, and is left to you."
         )
+        if meta.attention == "mla":
+            why["tensor_parallel_size"] += _mla_dp_note(c.tp)
     if c.pp > 1:
         args["pipeline_parallel_size"] = c.pp
         why["pipeline_parallel_size"] = "The model does not fit in one node; stages span nodes."
@@ -793,6 +818,28 @@ def _vllm_args(
             else "CUDA-graph memory is what breaks the fit; eager mode frees it (slower decode)."
         )
     return args, why
+
+
+def _data_parallel_size(meta: ModelMetadata, hardware: Hardware, c: Candidate) -> int:
+    """Data-parallel ranks in one server: the copies of an MoE model that share a node.
+
+    Dense models, pipeline-parallel layouts and single copies stay at 1; the extra GPUs of
+    a dense model become separate servers instead.
+    """
+    if not meta.num_experts or c.pp > 1:
+        return 1
+    copies = hardware.gpus // c.tp
+    return max(1, min(copies, hardware.gpus_per_node // c.tp))
+
+
+def _mla_dp_note(tp: int) -> str:
+    """Why DP attention frees KV for MLA: TP ranks each store every token's latent KV."""
+    return (
+        f" MLA stores one latent KV vector per token that TP does not split, so each of the "
+        f"{tp} TP ranks holds a full copy; -dp {tp} -ep --tensor-parallel-size 1 (DP attention) "
+        f"keeps each sequence on one rank, up to {tp}x the distinct KV tokens when the weights "
+        "still fit once experts are spread."
+    )
 
 
 def _feasibility(
@@ -917,8 +964,9 @@ def _warnings(
         )
     if c.pp > 1:
         out.append(
-            f"Pipeline parallel over {c.pp} nodes: start a Ray cluster first and add "
-            "--distributed-executor-backend ray."
+            f"Pipeline parallel over {c.pp} nodes: run serve_command.sh on every node with "
+            "NODE_RANK and HEAD_IP set (vLLM's --nnodes launch), or serve_command_ray.sh on a "
+            "Ray cluster (--distributed-executor-backend ray)."
         )
     return out[:10]
 
