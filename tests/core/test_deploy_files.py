@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,8 @@ import yaml
 
 from vllm_wizard.core.artifacts import EMIT_CHOICES, render_files
 from vllm_wizard.core.command_check import check_values_against_lists, parse_serve_args
-from vllm_wizard.core.planner import plan
+from vllm_wizard.core.model_source import load_model_metadata
+from vllm_wizard.core.planner import expert_share, plan
 from vllm_wizard.core.vllm_flags import load_flag_table
 from vllm_wizard.schemas.request import PlanRequest
 
@@ -206,9 +208,23 @@ def test_moe_replicas_on_a_node_become_data_parallel_with_expert_parallel() -> N
     assert "enable_expert_parallel" in values
 
 
-def test_mla_moe_under_tp_explains_dp_attention() -> None:
-    why = plan(DEEPSEEK).explanations["tensor_parallel_size"]
-    assert "MLA" in why and "-dp 8 -ep" in why
+def test_mla_moe_under_tp_sizes_dp_attention() -> None:
+    result = plan(DEEPSEEK)
+    why = result.explanations["tensor_parallel_size"]
+    assert "MLA" in why and "-dp 16 -ep" in why
+    found = re.search(r"about ([\d,]+) KV tokens in all against this plan's ([\d,]+)", why)
+    assert found, why
+    dp_tokens, tp_tokens = (int(g.replace(",", "")) for g in found.groups())
+    assert tp_tokens == result.feasibility.kv_cache_capacity_tokens
+    # every GPU holds distinct sequences instead of 8 copies of the same latent KV
+    assert dp_tokens > 2 * tp_tokens
+
+
+def test_expert_share_matches_deepseek_v3_architecture() -> None:
+    meta = load_model_metadata("deepseek-ai/DeepSeek-V3")
+    # config.json: 61 layers, the first 3 dense; 256 routed experts of width 2048; hidden 7168
+    routed = (61 - 3) * 256 * 3 * 7168 * 2048
+    assert expert_share(meta) == pytest.approx(routed / meta.params_total, rel=0.01)
 
 
 def test_mi300x_plan_writes_rocm_files(tmp_path: Path) -> None:

@@ -174,6 +174,10 @@ def plan(
     vllm_args, explanations = _vllm_args(
         request, meta, candidate, weight_dtype, kv_cache_dtype, quantization, hardware, dp
     )
+    if meta.num_experts and meta.attention == "mla" and candidate.tp > 1 and dp == 1:
+        explanations["tensor_parallel_size"] += _dp_attention_note(
+            meta, hardware, candidate, weights_total, kv_bytes
+        )
     feasibility = _feasibility(
         request, meta, hardware, candidate, weights_total, kv_bytes, model_max, quantization
     )
@@ -776,8 +780,6 @@ def _vllm_args(
             "experts on each GPU instead of slicing every expert; it helps when experts are "
             "many and small and the batch is large, and is left to you."
         )
-        if meta.attention == "mla":
-            why["tensor_parallel_size"] += _mla_dp_note(c.tp)
     if c.pp > 1:
         args["pipeline_parallel_size"] = c.pp
         why["pipeline_parallel_size"] = "The model does not fit in one node; stages span nodes."
@@ -832,13 +834,46 @@ def _data_parallel_size(meta: ModelMetadata, hardware: Hardware, c: Candidate) -
     return max(1, min(copies, hardware.gpus_per_node // c.tp))
 
 
-def _mla_dp_note(tp: int) -> str:
-    """Why DP attention frees KV for MLA: TP ranks each store every token's latent KV."""
-    return (
-        f" MLA stores one latent KV vector per token that TP does not split, so each of the "
-        f"{tp} TP ranks holds a full copy; -dp {tp} -ep --tensor-parallel-size 1 (DP attention) "
-        f"keeps each sequence on one rank, up to {tp}x the distinct KV tokens when the weights "
-        "still fit once experts are spread."
+def expert_share(meta: ModelMetadata) -> float:
+    """Fraction of the parameters in routed experts, from total and active counts.
+
+    active = shared + k/E x experts and total = shared + experts give
+    experts = (total - active) x E / (E - k).
+    """
+    e, k = meta.num_experts, meta.num_experts_per_token
+    if e <= k or meta.params_total <= meta.params_active:
+        return 0.0
+    experts = (meta.params_total - meta.params_active) * e / (e - k)
+    return min(1.0, experts / meta.params_total)
+
+
+def _dp_attention_note(
+    meta: ModelMetadata, hardware: Hardware, c: Candidate, weights_total: int, kv_bytes: float
+) -> str:
+    """MLA under TP keeps a full KV copy per TP rank; what DP attention + EP would give.
+
+    Approximate: the DP layout keeps this plan's per-GPU overheads, holds the non-expert
+    weights whole on every GPU and spreads the routed experts over all of them.
+    """
+    gpus = c.tp * c.pp
+    share = expert_share(meta)
+    weights = math.ceil(weights_total * ((1 - share) + share / gpus))
+    b = c.budget
+    overhead = b.activation_bytes + b.non_torch_bytes + b.cuda_graph_bytes
+    kv_free = b.requested_bytes - weights - overhead
+    per_token = kv_bytes_per_token(meta, kv_bytes, 1, 1)
+    note = (
+        f" MLA's latent KV is not split by TP: each of the {c.tp} TP ranks stores every "
+        f"token's KV. DP attention with expert parallel (-dp {gpus} -ep, TP 1) keeps each "
+        "sequence on one GPU"
+    )
+    if kv_free <= 0 or share == 0.0:
+        return note + ", but the weights would not leave room for KV on these GPUs."
+    dp_tokens = gpus * (kv_free // per_token)
+    return note + (
+        f": about {bytes_to_gib(weights):g} GiB of weights per GPU with the experts spread "
+        f"over {gpus} GPUs, and about {dp_tokens:,} KV tokens in all against this plan's "
+        f"{b.kv_tokens:,} (approximate; each rank is its own server of max_num_seqs)."
     )
 
 
