@@ -164,6 +164,7 @@ def test_dense_8b_on_eight_l4_is_eight_replicas(tmp_path: Path) -> None:
     objects = k8s_objects(files)
     deployment = objects["Deployment"]
     assert deployment["spec"]["replicas"] == 8
+    assert "8 independent servers" in files["k8s/deployment.yaml"].split("apiVersion")[0]
     pod = deployment["spec"]["template"]
     pod_template_valid(pod)
     (main,) = pod["spec"]["containers"]

@@ -101,7 +101,7 @@ def render_files(result: PlanResult, request: PlanRequest, emit: list[str]) -> d
                     [container_model(model), *tokens],
                     environment(result),
                     result.model.weights_bytes,
-                    context["header"],
+                    f"{context['header']}\n# {topo.why}",
                 )
             )
         else:
