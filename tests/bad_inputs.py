@@ -249,12 +249,6 @@ CASES: tuple[BadInput, ...] = (
         ("--output-dir",),
     ),
     BadInput(
-        "emit-k8s",
-        "generate",
-        lambda tmp: ["generate", "--model", MODEL, *GPU, "--output-dir", str(tmp), "--emit", "k8s"],
-        ("not available",),
-    ),
-    BadInput(
         "emit-unknown-kind",
         "generate",
         lambda tmp: [

@@ -98,16 +98,27 @@ def test_generate_from_its_own_profile_writes_identical_files(
         assert (second / path.name).read_text() == path.read_text(), path.name
 
 
-def test_emit_picks_files_and_k8s_is_not_yet_available(
+def test_emit_picks_files_and_k8s_writes_a_folder(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     base = ["generate", "-m", LLAMA_8B, "--gpu", "L4", "--output-dir", str(tmp_path)]
     code, _, _ = run_cli(capsys, *base, "--emit", "compose,bench")
     assert code == 0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bench.sh", "docker-compose.yaml"]
-    code, _, err = run_cli(capsys, *base, "--emit", "k8s", "--force")
-    assert code == 2 and "not available" in err
-    assert not list(tmp_path.glob(".*.tmp"))
+    code, out, err = run_cli(capsys, *base, "--emit", "k8s,command", "--force")
+    assert code == 0, err
+    written = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file())
+    assert written == [
+        "bench.sh",
+        "docker-compose.yaml",
+        "k8s/deployment.yaml",
+        "k8s/pvc.yaml",
+        "k8s/service.yaml",
+        "serve_command.sh",
+    ]
+    assert str(tmp_path / "k8s" / "deployment.yaml") in out.splitlines()
+    assert "kubectl apply -f" in err
+    assert not list(tmp_path.rglob(".*.tmp"))
 
 
 def test_plan_emit_needs_an_output_dir(

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import functools
 import json
+import re
+import shlex
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +26,8 @@ from vllm_wizard.core.profile import dump_profile, load_profile
 from vllm_wizard.core.vllm_flags import load_flag_table
 from vllm_wizard.errors import InvalidParameterError
 from vllm_wizard.schemas.request import PlanRequest
+
+from .stub_launch import run_script, serve_args
 
 ROOT = Path(__file__).resolve().parents[2]
 CATALOG = json.loads((ROOT / "src/vllm_wizard/core/data/models.json").read_text("utf-8"))
@@ -52,43 +56,52 @@ def example_request(path: Path, monkeypatch: pytest.MonkeyPatch) -> PlanRequest:
     return load_profile(path.read_text("utf-8"), str(path))
 
 
-def check_files(request: PlanRequest) -> dict[str, str]:
+COMPOSE_VARIABLES = {"NODE_RANK": "1", "HEAD_IP": "10.0.0.1"}
+
+
+def compose_expand(word: str) -> str:
+    """Compose's `${VAR:?message}` interpolation, with sample values for the node inputs."""
+    return re.sub(r"\$\{(\w+)[^}]*\}", lambda m: COMPOSE_VARIABLES[m.group(1)], word)
+
+
+def check_files(request: PlanRequest, tmp_path: Path) -> dict[str, str]:
     result = plan(request)
     files = render_files(result, request, list(DEFAULT_EMIT))
     assert_valid_command(result.artifacts.serve_command)
     for name in ("serve_command.sh", "docker-run.sh"):
-        assert_valid_command(files[name])
+        argv = run_script(files[name], tmp_path, NODE_RANK="0", HEAD_IP="10.0.0.1")
+        assert_valid_command(shlex.join(["vllm", "serve", *serve_args(argv)]))
         assert "set -euo pipefail" in files[name]
     assert "HF_TOKEN" in files["serve_command.sh"]
     compose = yaml.safe_load(files["docker-compose.yaml"])
     jsonschema.Draft7Validator(compose_schema()).validate(compose)
-    service = compose["services"]["vllm"]
-    assert_valid_command("vllm serve " + " ".join(service["command"]))
-    assert service["image"] == f"vllm/vllm-openai:v{result.vllm_version}"
+    for service in compose["services"].values():
+        command = [compose_expand(word) for word in service["command"]]
+        assert_valid_command(shlex.join(["vllm", "serve", *command]))
+        assert service["image"] == f"vllm/vllm-openai:v{result.vllm_version}"
     assert load_profile(files["profile.yaml"]) == request
     return files
 
 
 @pytest.mark.parametrize("model", CATALOG_IDS)
-def test_catalog_model_files_parse_and_validate(model: str) -> None:
+def test_catalog_model_files_parse_and_validate(model: str, tmp_path: Path) -> None:
     meta = catalog_metadata(model)
     assert meta is not None
-    check_files(
-        PlanRequest(
-            model=model,
-            gpu="H200",
-            gpus=8,
-            concurrency=8,
-            trust_remote_code=meta.requires_remote_code,
-        )
+    request = PlanRequest(
+        model=model,
+        gpu="H200",
+        gpus=8,
+        concurrency=8,
+        trust_remote_code=meta.requires_remote_code,
     )
+    check_files(request, tmp_path)
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=[p.stem for p in EXAMPLES])
 def test_example_profile_files_parse_and_validate(
-    path: Path, monkeypatch: pytest.MonkeyPatch
+    path: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    check_files(example_request(path, monkeypatch))
+    check_files(example_request(path, monkeypatch), tmp_path)
 
 
 def test_there_are_six_example_scenarios() -> None:
@@ -220,8 +233,9 @@ def test_profile_keeps_an_unset_gpu_count_unset() -> None:
     ],
     ids=["fp8-eager", "revision-tokenizer", "pipeline-long"],
 )
-def test_every_optional_flag_parses(extra: dict[str, Any]) -> None:
-    files = check_files(PlanRequest(model="meta-llama/Llama-3.1-70B-Instruct", gpu="H100", **extra))
+def test_every_optional_flag_parses(extra: dict[str, Any], tmp_path: Path) -> None:
+    request = PlanRequest(model="meta-llama/Llama-3.1-70B-Instruct", gpu="H100", **extra)
+    files = check_files(request, tmp_path)
     command = files["serve_command.sh"]
     for key in extra:
         if key not in ("gpus", "gpus_per_node", "allow_long_max_model_len"):

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import json
+import zipfile
 from pathlib import Path
 
+import yaml
 from fastapi.testclient import TestClient
 
 from vllm_wizard.cli.app import main
@@ -119,15 +122,41 @@ def test_model_with_control_characters_is_422(client: TestClient) -> None:
     assert response.status_code == 422
 
 
-def test_generate_and_size_answer_501_until_they_land(client: TestClient) -> None:
-    for url, body in (
-        ("/api/generate", {"model": LLAMA}),
-        ("/api/generate?format=zip", {"model": LLAMA}),
-        ("/api/size", {"model": LLAMA}),
-    ):
-        response = client.post(url, json=body)
-        assert response.status_code == 501, url
-        assert set(response.json()["error"]) == {"field", "value", "message", "fix"}
+def test_size_answers_501_until_it_lands(client: TestClient) -> None:
+    response = client.post("/api/size", json={"model": LLAMA})
+    assert response.status_code == 501
+    assert set(response.json()["error"]) == {"field", "value", "message", "fix"}
+
+
+def test_generate_returns_every_file_as_json(client: TestClient) -> None:
+    response = client.post("/api/generate", json={"model": LLAMA, "gpu": "L4", "gpus": 8})
+    assert response.status_code == 200
+    files = {f["path"]: f["content"] for f in response.json()["files"]}
+    assert {"serve_command.sh", "docker-compose.yaml", "k8s/deployment.yaml"} <= set(files)
+    deployment = yaml.safe_load(files["k8s/deployment.yaml"])
+    assert deployment["spec"]["replicas"] == 8  # one L4 per server: eight servers
+    assert "vllm serve" in files["serve_command.sh"]
+
+
+def test_generate_zip_holds_the_same_files_with_executable_scripts(client: TestClient) -> None:
+    body = {"model": LLAMA, "gpu": "H100 SXM", "max_model_len": 4096}
+    listed = client.post("/api/generate", json=body).json()["files"]
+    response = client.post("/api/generate?format=zip", json=body)
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/zip"
+    assert "vllm-deployment.zip" in response.headers["content-disposition"]
+    with zipfile.ZipFile(io.BytesIO(response.content)) as archive:
+        assert {i.filename: archive.read(i).decode() for i in archive.infolist()} == {
+            f["path"]: f["content"] for f in listed
+        }
+        mode = archive.getinfo("serve_command.sh").external_attr >> 16
+        assert mode & 0o111, oct(mode)
+
+
+def test_generate_bad_input_is_the_error_document(client: TestClient) -> None:
+    response = client.post("/api/generate", json={"model": LLAMA, "gpu": "no-such-gpu"})
+    assert response.status_code == 422
+    assert response.json()["error"]["field"] == "gpu"
 
 
 def test_gpus_without_a_gpu_is_an_empty_list_with_a_note(client: TestClient) -> None:

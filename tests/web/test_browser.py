@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import zipfile
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
@@ -80,11 +82,22 @@ def test_tabs_command_copy_and_json(page: Any) -> None:
     assert "tab=json" in page.url
 
 
-def test_files_tab_reports_generate_is_not_built_yet(page: Any) -> None:
+def test_files_tab_lists_files_and_downloads_the_zip(page: Any, tmp_path: Path) -> None:
     _plan(page)
     page.get_by_role("tab", name="Files").click()
-    page.get_by_role("button", name="Download zip").click()
-    page.locator("#files-status", has_text="not available in this version").wait_for()
+    page.locator("#files-list h4", has_text="k8s/deployment.yaml").wait_for()
+    with page.expect_download() as info:
+        page.get_by_role("button", name="Download zip").click()
+    download = info.value
+    assert download.suggested_filename == "vllm-deployment.zip"
+    target = tmp_path / "vllm-deployment.zip"
+    download.save_as(target)
+    with zipfile.ZipFile(target) as archive:
+        names = set(archive.namelist())
+        command = archive.read("serve_command.sh").decode()
+    assert {"serve_command.sh", "docker-compose.yaml", "k8s/deployment.yaml"} <= names
+    assert "exec vllm serve meta-llama/Llama-3.1-8B-Instruct" in command
+    page.locator("#files-status", has_text="Downloaded vllm-deployment.zip").wait_for()
 
 
 def test_shared_url_opens_the_same_plan(page: Any, live_server: str) -> None:

@@ -121,11 +121,11 @@ def write_files(folder: Path, files: dict[str, str], *, force: bool) -> list[Pat
             "overwrite or choose another --output-dir.",
             field="output_dir",
         )
-    folder.mkdir(parents=True, exist_ok=True)
     written = []
     for name, text in files.items():
         target = folder / name
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".tmp")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
                 handle.write(text)
@@ -144,11 +144,19 @@ def _next_steps(written: list[Path], fits: bool) -> None:
     if not fits:
         steps.append("The plan does NOT fit as written; see `plan` warnings before deploying.")
     if "serve_command.sh" in names:
-        steps.append(f"Start vLLM here: {names['serve_command.sh']}")
+        start = names["serve_command.sh"]
+        steps.append(
+            f"Start vLLM on each node: NODE_RANK=0 HEAD_IP=<head address> {start} (1.. on the others)"
+            if "serve_command_ray.sh" in names
+            else f"Start vLLM here: {start}"
+        )
     if "docker-run.sh" in names:
         steps.append(f"Or in Docker: {names['docker-run.sh']}")
     if "docker-compose.yaml" in names:
         steps.append(f"Or with Compose: docker compose -f {names['docker-compose.yaml']} up -d")
+    k8s = sorted({p.parent for p in written if p.parent.name == "k8s"})
+    if k8s:
+        steps.append(f"Or on Kubernetes: kubectl apply -f {k8s[0]}")
     if "bench.sh" in names:
         steps.append(f"Then measure the workload: {names['bench.sh']}")
     if "profile.yaml" in names:
@@ -166,7 +174,8 @@ def as_generate(plan_command: Callable[..., None]) -> Callable[..., None]:
         run(values, command="generate")
 
     generate_command.__doc__ = (
-        "Write deployment files for MODEL: serve script, profile, docker run, compose, bench.\n\n"
+        "Write deployment files for MODEL: serve script, profile, docker run, compose, bench;\n"
+        "with --emit k8s also Kubernetes manifests in k8s/.\n\n"
         "Examples:\n\n"
         "  vllm-wizard generate --model meta-llama/Llama-3.1-8B-Instruct --gpu L4 --output-dir out\n\n"
         "  vllm-wizard generate --profile out/profile.yaml --output-dir out --force"

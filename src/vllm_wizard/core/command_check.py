@@ -43,7 +43,7 @@ RENAMED_VALUES: dict[tuple[str, str], str] = {
 }
 # Quantization methods vLLM removed (VLLM-NOTES section 5.5).
 REMOVED_QUANTIZATION = {"bitsandbytes", "gguf"}
-IMAGE_NAME = "vllm/vllm-openai"
+IMAGE_NAMES = ("vllm/vllm-openai", "vllm/vllm-openai-rocm")
 LAUNCHERS = (
     ("vllm", "serve"),
     ("python", "-m", "vllm.entrypoints.openai.api_server"),
@@ -128,7 +128,7 @@ def serve_tokens(command: str) -> list[str]:
                     return _until_operator(words[i + n :])
     for words in lines:
         for i, token in enumerate(words):
-            if token.split(":", 1)[0] == IMAGE_NAME:
+            if token.split(":", 1)[0] in IMAGE_NAMES:
                 return _until_operator(words[i + 1 :])
     return _until_operator([w for words in lines for w in words])
 

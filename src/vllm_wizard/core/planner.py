@@ -172,10 +172,15 @@ def plan(
         request, meta, hardware, weights_total, weight_dtype, kv_bytes, model_max
     )
     replicas = max(1, hardware.gpus // (candidate.tp * candidate.pp))
+    dp = _data_parallel_size(meta, hardware, candidate)
 
     vllm_args, explanations = _vllm_args(
-        request, meta, candidate, weight_dtype, kv_cache_dtype, quantization, hardware
+        request, meta, candidate, weight_dtype, kv_cache_dtype, quantization, hardware, dp
     )
+    if meta.num_experts and meta.attention == "mla" and candidate.tp > 1 and dp == 1:
+        explanations["tensor_parallel_size"] += _dp_attention_note(
+            meta, hardware, candidate, weights_total, kv_bytes
+        )
     feasibility = _feasibility(
         request, meta, hardware, candidate, weights_total, kv_bytes, model_max, quantization
     )
@@ -728,6 +733,7 @@ def _vllm_args(
     kv_cache_dtype: str,
     quantization: str | None,
     hardware: Hardware,
+    dp: int = 1,
 ) -> tuple[dict[str, Any], dict[str, str]]:
     s = c.settings
     args: dict[str, Any] = {"model": meta.model_id}
@@ -747,7 +753,28 @@ def _vllm_args(
         if request.batching_mode != "latency"
         else "Largest valid size in a node: lowest latency"
     ) + f"; {tp_summary(meta, max(hardware.gpus_per_node, c.tp))}."
-    if meta.num_experts and c.tp > 1:
+    copies = hardware.gpus // (c.tp * c.pp)
+    if dp > 1:
+        args["data_parallel_size"] = dp
+        why["data_parallel_size"] = (
+            f"MoE with {meta.num_experts} experts: the {dp} copies on a node run as "
+            "data-parallel attention ranks of one server, each with its own KV cache, as "
+            "vLLM advises for MoE models rather than separate servers."
+        )
+        args["enable_expert_parallel"] = True
+        why["enable_expert_parallel"] = (
+            f"Places whole experts on each of the {dp * c.tp} GPUs instead of slicing every "
+            "expert; the memory figures assume full copies, so they are conservative."
+        )
+    elif copies > 1:
+        why["tensor_parallel_size"] += (
+            f" The {hardware.gpus} GPUs hold {copies} separate servers of this size behind a "
+            "load balancer: vLLM advises independent instances, not --data-parallel-size, "
+            "for models without experts."
+            if not meta.num_experts
+            else f" The {hardware.gpus} GPUs hold {copies} separate servers of this size."
+        )
+    if meta.num_experts and c.tp > 1 and dp == 1:
         why["tensor_parallel_size"] += (
             f" MoE with {meta.num_experts} experts: --enable-expert-parallel would place whole "
             "experts on each GPU instead of slicing every expert; it helps when experts are "
@@ -793,6 +820,61 @@ def _vllm_args(
             else "CUDA-graph memory is what breaks the fit; eager mode frees it (slower decode)."
         )
     return args, why
+
+
+def _data_parallel_size(meta: ModelMetadata, hardware: Hardware, c: Candidate) -> int:
+    """Data-parallel ranks in one server: the copies of an MoE model that share a node.
+
+    Dense models, pipeline-parallel layouts and single copies stay at 1; the extra GPUs of
+    a dense model become separate servers instead.
+    """
+    if not meta.num_experts or c.pp > 1:
+        return 1
+    copies = hardware.gpus // c.tp
+    return max(1, min(copies, hardware.gpus_per_node // c.tp))
+
+
+def expert_share(meta: ModelMetadata) -> float:
+    """Fraction of the parameters in routed experts, from total and active counts.
+
+    active = shared + k/E x experts and total = shared + experts give
+    experts = (total - active) x E / (E - k).
+    """
+    e, k = meta.num_experts, meta.num_experts_per_token
+    if e <= k or meta.params_total <= meta.params_active:
+        return 0.0
+    experts = (meta.params_total - meta.params_active) * e / (e - k)
+    return min(1.0, experts / meta.params_total)
+
+
+def _dp_attention_note(
+    meta: ModelMetadata, hardware: Hardware, c: Candidate, weights_total: int, kv_bytes: float
+) -> str:
+    """MLA under TP keeps a full KV copy per TP rank; what DP attention + EP would give.
+
+    Approximate: the DP layout keeps this plan's per-GPU overheads, holds the non-expert
+    weights whole on every GPU and spreads the routed experts over all of them.
+    """
+    gpus = c.tp * c.pp
+    share = expert_share(meta)
+    weights = math.ceil(weights_total * ((1 - share) + share / gpus))
+    b = c.budget
+    overhead = b.activation_bytes + b.non_torch_bytes + b.cuda_graph_bytes
+    kv_free = b.requested_bytes - weights - overhead
+    per_token = kv_bytes_per_token(meta, kv_bytes, 1, 1)
+    note = (
+        f" MLA's latent KV is not split by TP: each of the {c.tp} TP ranks stores every "
+        f"token's KV. DP attention with expert parallel (-dp {gpus} -ep, TP 1) keeps each "
+        "sequence on one GPU"
+    )
+    if kv_free <= 0 or share == 0.0:
+        return note + ", but the weights would not leave room for KV on these GPUs."
+    dp_tokens = gpus * (kv_free // per_token)
+    return note + (
+        f": about {bytes_to_gib(weights):g} GiB of weights per GPU with the experts spread "
+        f"over {gpus} GPUs, and about {dp_tokens:,} KV tokens in all against this plan's "
+        f"{b.kv_tokens:,} (approximate; each rank is its own server of max_num_seqs)."
+    )
 
 
 def _feasibility(
@@ -917,8 +999,9 @@ def _warnings(
         )
     if c.pp > 1:
         out.append(
-            f"Pipeline parallel over {c.pp} nodes: start a Ray cluster first and add "
-            "--distributed-executor-backend ray."
+            f"Pipeline parallel over {c.pp} nodes: run serve_command.sh on every node with "
+            "NODE_RANK and HEAD_IP set (vLLM's --nnodes launch), or serve_command_ray.sh on a "
+            "Ray cluster (--distributed-executor-backend ray)."
         )
     return out[:10]
 

@@ -55,7 +55,10 @@ class HardwareReport(BaseModel):
     interconnect: Literal["nvlink", "pcie", "xgmi", "unknown"] = Field(description="GPU link.")
     tensor_parallel_size: int = Field(description="TP size of one replica.")
     pipeline_parallel_size: int = Field(description="PP size of one replica.")
-    replicas: int = Field(description="Independent vLLM instances the GPUs hold.")
+    replicas: int = Field(
+        description="Copies of the model the GPUs hold: separate servers, or the data-parallel "
+        "ranks of one server when vllm_args has data_parallel_size."
+    )
 
 
 class PerGpuReport(BaseModel):

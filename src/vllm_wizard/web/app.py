@@ -94,9 +94,40 @@ def not_built(endpoint: str, issue: str) -> JSONResponse:
     )
 
 
+ZIP_NAME = "vllm-deployment.zip"
+
+
 def generate_files(request: PlanRequest, output: str, models_dir: Path | None) -> Response:
-    """POST /api/generate: the deployment files as JSON, or a zip with ?format=zip."""
-    return not_built("POST /api/generate", "the `generate` command (issue 5)")
+    """POST /api/generate: `{"files": [{"path", "content"}]}`, or a zip with ?format=zip."""
+    from vllm_wizard.core.artifacts import EMIT_CHOICES, EXECUTABLE, render_files
+
+    try:
+        result = run_plan(request, models_dir)
+    except WizardError as exc:
+        return wizard_error_response(exc, request.model_dump())
+    files = render_files(result, request, list(EMIT_CHOICES))
+    if output == "zip":
+        return Response(
+            zip_bytes(files, EXECUTABLE),
+            media_type="application/zip",
+            headers={"Content-Disposition": f'attachment; filename="{ZIP_NAME}"'},
+        )
+    return JSONResponse({"files": [{"path": p, "content": t} for p, t in files.items()]})
+
+
+def zip_bytes(files: dict[str, str], executable: set[str]) -> bytes:
+    """A zip of the files (UTF-8), shell scripts marked executable (mode 755)."""
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path, text in files.items():
+            info = zipfile.ZipInfo(path, date_time=(2020, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = (0o100755 if path in executable else 0o100644) << 16
+            archive.writestr(info, text.encode("utf-8"))
+    return buffer.getvalue()
 
 
 def size_search(request: dict[str, Any], models_dir: Path | None) -> Response:
@@ -113,7 +144,17 @@ def _add_api_routes(app: FastAPI) -> None:
         except WizardError as exc:
             return wizard_error_response(exc, request.model_dump())
 
-    @app.post("/api/generate", responses=NOT_BUILT, tags=["api"])
+    @app.post(
+        "/api/generate",
+        responses={
+            200: {
+                "description": "The files as JSON, or a zip with ?format=zip.",
+                "content": {"application/zip": {}},
+            },
+            **ERRORS,
+        },
+        tags=["api"],
+    )
     def api_generate(
         request: PlanRequest, format: Annotated[Literal["json", "zip"], Query()] = "json"
     ) -> Response:
