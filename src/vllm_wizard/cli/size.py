@@ -136,6 +136,14 @@ def _print_pick(result: SizeResult, pick: int, as_json: bool) -> None:
             "another row.",
             field="pick",
         )
+    if option.replicas > 1 or not as_json:
+        sys.stderr.write(
+            f"Row {pick}: {option.replicas} replica(s) of the plan below, {option.gpus_total} "
+            f"{option.gpu_name} in all; each replica serves {option.plan_args['concurrency']} "
+            f"concurrent request(s) at max_model_len {option.plan_args['max_model_len']} "
+            "(the workload's prompt + output; pass --max-model-len to size for longer). "
+            "Figures below are for one replica.\n"
+        )
     print_plan(plan(PlanRequest(**option.plan_args)), "json" if as_json else "text")
 
 

@@ -934,7 +934,8 @@ def _feasibility(
 
 
 def _oom_risk(will_start: bool, headroom: int) -> str:
-    if not will_start or headroom < 0:
+    """high only when vLLM would fail to start; a workload over the KV cache queues instead."""
+    if not will_start:
         return "high"
     return "low" if headroom >= 2 * GiB else "medium"
 
@@ -973,6 +974,11 @@ def _warnings(
         out.append(
             f"TP {c.tp} exceeds the {meta.num_kv_heads} KV heads: each GPU holds a full copy "
             "of a KV head, so per-GPU KV stops shrinking."
+        )
+    if c.settings.max_num_seqs == 1:
+        out.append(
+            "max_num_seqs 1 (from --concurrency 1): the server runs one request at a time "
+            "and queues the rest; pass --concurrency N for the number of users you expect."
         )
     if b.will_start and request.concurrency > b.max_concurrency:
         out.append(
@@ -1020,7 +1026,8 @@ def _utilization_warnings(request: PlanRequest, explicit: bool) -> list[str]:
             "fragmentation; out-of-memory errors are likely. 0.50 to 0.98 is the advised range."
         ]
     release_default = default_gpu_memory_utilization(request.vllm_version)
-    if explicit and value != release_default:
+    ours = (DEFAULT_UTILIZATION, CONSUMER_UTILIZATION, release_default)
+    if explicit and value not in ours:
         return [
             f"gpu_memory_utilization {value:g} is set explicitly; vLLM "
             f"{request.vllm_version}'s own default is {release_default}."
