@@ -162,3 +162,18 @@ def test_human_readable_sizes_reach_the_plan() -> None:
         gpu="H100",
     )
     assert ok.errors == 0, ok.findings
+
+
+def test_corrected_command_replaces_an_unshardable_tp_and_an_overlong_context() -> None:
+    review = review_command(
+        "vllm serve meta-llama/Llama-3.1-8B-Instruct --swap-space 4 "
+        "--tensor-parallel-size=3 --max-model-len 200000",
+        gpu="A100 80GB",
+        gpus=4,
+    )
+
+    assert review.errors == 3
+    assert "--swap-space" not in review.corrected
+    assert "--tensor-parallel-size 2" in review.corrected
+    assert "--max-model-len 131072" in review.corrected
+    assert any("should start" in f for f in review.findings)

@@ -209,7 +209,8 @@ def check_command(
     review = review_command(text, gpu=gpu, gpus=gpus, vram_gb=vram_gb)
     for line in review.findings:
         print(line)
-    print(review.corrected)
+    label = "corrected command:" if review.errors else "command (no changes needed):"
+    print(f"{label}\n{review.corrected}")
     if review.errors:
         sys.exit(1)
 

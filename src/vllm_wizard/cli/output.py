@@ -46,9 +46,17 @@ def _print_report(r: PlanResult, explain: bool) -> None:
     out.print(_memory_bar(r))
     out.print(_capacity_table(r))
     out.print(_args_table(r, explain))
-    out.print("\n[bold]Command[/bold]")
+    if f.will_start:
+        out.print("\n[bold]Command[/bold]")
+    else:
+        out.print(
+            "\n[bold red]Command (vLLM would NOT start with it as planned; see the warnings "
+            "and remedies below)[/bold red]"
+        )
     out.print(r.artifacts.serve_command, soft_wrap=True, markup=False)
     out.print(_performance_table(r))
+    if not f.will_start:
+        out.print("  (performance of a server that would not start: for comparison only)")
     for a in r.performance.assumptions:
         out.print(f"  - {a}", markup=False)
     if f.warnings:

@@ -76,7 +76,13 @@ def review_command(
 
     fields = _request_fields(parsed.args)
     allow_long = "VLLM_ALLOW_LONG_MAX_MODEL_LEN=1" in text.replace('"', "").replace("'", "")
-    _check_model(parsed.model, fields, review, allow_long)
+    fixes = _check_model(parsed.model, fields, review, allow_long)
+    for flag, value in fixes.items():
+        corrected = _with_flag_value(corrected, flag, value)
+        fields[flag.removeprefix("--").replace("-", "_")] = value
+    if fixes:
+        changed = ", ".join(f"{flag} {value}" for flag, value in fixes.items())
+        review.findings.append(f"note: the corrected command (and any plan below) uses {changed}")
     if gpu is not None or vram_gb is not None:
         _check_plan(parsed.model, fields, gpu, gpus, vram_gb, review)
     else:
@@ -119,17 +125,30 @@ def _human_int(text: str) -> int | None:
         return None
 
 
+def _with_flag_value(tokens: list[str], flag: str, value: int) -> list[str]:
+    """`tokens` with `flag`'s value replaced (both `--flag V` and `--flag=V` forms)."""
+    out = list(tokens)
+    for i, token in enumerate(out):
+        if token == flag and i + 1 < len(out):
+            out[i + 1] = str(value)
+        elif token.startswith(flag + "="):
+            out[i] = f"{flag}={value}"
+    return out
+
+
 def _check_model(
     model: str, fields: dict[str, Any], review: CommandReview, allow_long: bool
-) -> None:
+) -> dict[str, int]:
+    """Findings on TP and context length; returns the flag values the corrected command uses."""
     from vllm_wizard.core.model_source import load_model_metadata
-    from vllm_wizard.core.recommend import check_tp
+    from vllm_wizard.core.recommend import check_tp, valid_tp_sizes
 
+    fixes: dict[str, int] = {}
     try:
         meta = load_model_metadata(model)
     except WizardError as exc:
         review.findings.append(f"note: model not checked ({exc.message})")
-        return
+        return fixes
     tp = fields.get("tensor_parallel_size")
     if tp is not None:
         try:
@@ -137,6 +156,8 @@ def _check_model(
         except UserInputError as exc:
             review.findings.append(f"error: {exc.message}")
             review.errors += 1
+            sizes = valid_tp_sizes(meta, max(tp, 1))
+            fixes["--tensor-parallel-size"] = max(sizes) if sizes else 1
     limit = meta.max_position_embeddings
     length = fields.get("max_model_len")
     if length is not None and limit is not None and length > limit and allow_long:
@@ -151,6 +172,8 @@ def _check_model(
             "vLLM refuses it unless VLLM_ALLOW_LONG_MAX_MODEL_LEN=1"
         )
         review.errors += 1
+        fixes["--max-model-len"] = limit
+    return fixes
 
 
 def _check_plan(
