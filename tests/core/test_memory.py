@@ -11,7 +11,6 @@ from vllm_wizard.core.memory import (
     EngineSettings,
     cudagraph_capture_sizes,
     kv_bytes_per_token,
-    max_context_at_sequences,
     max_sequences_at_context,
     model_weights_bytes,
     plan_gpu_budget,
@@ -149,8 +148,7 @@ def test_capture_sizes_follow_vllm_defaults() -> None:
 
 def test_spec_solvers_invert_each_other() -> None:
     free = 10 * GiB
-    n = max_sequences_at_context(free, 8192, 131_072, 1.15)
-    assert n * 8192 * 131_072 * 1.15 <= free < (n + 1) * 8192 * 131_072 * 1.15
-    ctx = max_context_at_sequences(free, n, 131_072, 1.15)
-    assert ctx >= 8192
-    assert max_sequences_at_context(-1, 8192, 131_072, 1.15) == 0
+    request = 8192 * 131_072
+    n = max_sequences_at_context(free, request, 1.15)
+    assert n * request * 1.15 <= free < (n + 1) * request * 1.15
+    assert max_sequences_at_context(-1, request, 1.15) == 0

@@ -17,6 +17,15 @@ from typing import Literal
 
 from packaging.version import InvalidVersion, Version
 
+from vllm_wizard.core.kv_groups import (
+    AttentionLayers,
+    CacheSettings,
+    KvLayout,
+    StateLayers,
+    kv_capacity,
+    max_len_that_fits,
+    plan_kv_layout,
+)
 from vllm_wizard.errors import InvalidParameterError
 from vllm_wizard.schemas.model import ModelMetadata
 from vllm_wizard.units import GiB, MiB
@@ -153,6 +162,8 @@ class EngineSettings:
     overhead_bytes: int | None = None
     vllm_version: str = "0.33.0"
     corrections: ComponentCorrection = field(default_factory=ComponentCorrection)
+    hybrid_kv_manager: bool = True
+    prefix_caching: bool = True
 
 
 @dataclass(frozen=True)
@@ -175,6 +186,12 @@ class GpuBudget:
     will_start: bool
     failure: str | None
     estimated_max_model_len: int
+    kv_layout: KvLayout
+
+    @property
+    def block_size(self) -> int:
+        """The KV block size vLLM ends up with (raised for Mamba hybrids), tokens."""
+        return self.kv_layout.block_size
 
     @property
     def overhead_bytes(self) -> int:
@@ -250,22 +267,115 @@ def _split_shape_kv_bytes(meta: ModelMetadata, layers: int, kv_dtype_bytes: floa
     return int((sliding + full * 2 * full_heads * full_dim) * kv_dtype_bytes)
 
 
+def _state_bytes_per_layer(meta: ModelMetadata, tp: int) -> int:
+    """One request's Mamba2 / Gated DeltaNet state in one layer on one TP rank, bytes.
+
+    conv: (heads x head_dim + 2 x groups x state_size) / TP channels x (kernel - 1), in the
+    model dtype; ssm: heads / TP x head_dim x state_size, float32 where the config pins it.
+    Mamba2 replicates its B/C groups to follow the heads when TP does not divide them.
+    """
+    groups = meta.state_groups
+    if meta.state_kind == "mamba2" and groups % tp:
+        groups += tp - groups
+    channels = meta.state_heads * meta.state_head_dim + 2 * groups * meta.state_size
+    model_bytes = 4 if meta.torch_dtype == "float32" else 2
+    ssm_bytes = 4 if (meta.state_ssm_dtype or meta.torch_dtype) == "float32" else 2
+    conv = channels // tp * (meta.state_conv_kernel - 1) * model_bytes
+    ssm = max(1, meta.state_heads // tp) * meta.state_head_dim * meta.state_size * ssm_bytes
+    return conv + ssm
+
+
+def kv_layer_specs(
+    meta: ModelMetadata, kv_dtype_bytes: float, tp: int = 1, pp: int = 1
+) -> tuple[list[AttentionLayers], list[StateLayers]]:
+    """The cache-holding layers of the PP stage with the most of them, as vLLM specs them.
+
+    Attention layers carry their KV bytes per token on one GPU (full and sliding apart);
+    Mamba / linear-attention layers carry one request's state bytes.
+    """
+    layers = _layers_on_worst_stage(meta.kv_layers, pp)
+    states: list[StateLayers] = []
+    if meta.state_kind is not None and meta.state_layers:
+        count = _layers_on_worst_stage(meta.state_layers, pp)
+        states.append(StateLayers(count, _state_bytes_per_layer(meta, tp)))
+    if meta.attention == "mla" and meta.mla_kv_dim is not None:
+        per_layer = kv_bytes_per_token(meta, kv_dtype_bytes, tp, pp) // layers
+        return [AttentionLayers("full", layers, per_layer)], states
+    full = -(-(meta.kv_layers - meta.sliding_window_layers) * layers // meta.kv_layers)
+    kv_heads = _kv_heads_per_gpu(meta, tp)
+    sliding_bytes = int(2 * kv_heads * meta.head_dim * kv_dtype_bytes)
+    full_dim = meta.full_attention_head_dim or meta.head_dim
+    full_heads = max(1, (meta.full_attention_kv_heads or meta.num_kv_heads) // tp)
+    full_bytes = int(2 * full_heads * full_dim * kv_dtype_bytes)
+    attention = [AttentionLayers("full", full, full_bytes)]
+    if layers > full:
+        attention.append(
+            AttentionLayers("sliding", layers - full, sliding_bytes, meta.sliding_window)
+        )
+    return attention, states
+
+
+def kv_layout(
+    meta: ModelMetadata, settings: EngineSettings, max_model_len: int | None = None, pp: int = 0
+) -> KvLayout:
+    """vLLM's KV groups for one GPU at `max_model_len` (default: the settings'); pp=0: settings'."""
+    attention, states = kv_layer_specs(
+        meta,
+        settings.kv_dtype_bytes,
+        settings.tensor_parallel_size,
+        pp or settings.pipeline_parallel_size,
+    )
+    cache = CacheSettings(
+        block_size=settings.block_size,
+        max_model_len=max(1, max_model_len or settings.max_model_len),
+        max_num_batched_tokens=settings.max_num_batched_tokens,
+        hybrid_manager=settings.hybrid_kv_manager,
+        prefix_caching=settings.prefix_caching,
+    )
+    return plan_kv_layout(attention, states, cache)
+
+
+def request_kv_bytes(meta: ModelMetadata, settings: EngineSettings, context: int) -> int:
+    """KV bytes one request of `context` tokens reserves on one GPU of the widest stage.
+
+    blocks per request x bytes per block of vLLM's grouping: sliding layers bounded by their
+    window, Mamba state fixed per request.
+    """
+    layout = kv_layout(meta, settings, context)
+    return layout.blocks_per_request * layout.bytes_per_block
+
+
+def replica_request_kv_bytes(meta: ModelMetadata, settings: EngineSettings, context: int) -> int:
+    """KV bytes one request of `context` tokens reserves summed over a replica's GPUs."""
+    layout = kv_layout(meta, settings, context, pp=1)
+    return layout.blocks_per_request * layout.bytes_per_block * settings.tensor_parallel_size
+
+
+def replica_context_that_fits(
+    meta: ModelMetadata, settings: EngineSettings, free_bytes: float, upper: int
+) -> int:
+    """The longest context (tokens, <= upper) whose one request fits in `free_bytes` of a
+    replica (bisection on the grouped per-request cost)."""
+    per_gpu = int(free_bytes / settings.tensor_parallel_size)
+    if per_gpu <= 0:
+        return 0
+    return max_len_that_fits(lambda n: kv_layout(meta, settings, n, pp=1), per_gpu, upper)
+
+
 def replica_kv_bytes_per_token(meta: ModelMetadata, kv_dtype_bytes: float, tp: int, pp: int) -> int:
     """KV bytes one token occupies summed over every GPU of a replica (replicated heads count)."""
     per_stage = kv_bytes_per_token(meta, kv_dtype_bytes, tp, 1)
     return per_stage * tp
 
 
-def replica_headroom_bytes(
-    budget: GpuBudget, gpus: int, workload_kv_bytes_per_token: int, tokens: float
-) -> int:
+def replica_headroom_bytes(budget: GpuBudget, gpus: int, workload_kv_bytes: float) -> int:
     """SPEC 4.2.1 headroom of one replica of `gpus` GPUs: target - weights - overhead - KV.
 
-    `tokens` is the workload's KV tokens (context x concurrency x fragmentation);
-    `workload_kv_bytes_per_token` is summed over the replica's GPUs.
+    `workload_kv_bytes` is the workload's KV over the replica's GPUs (per-request cost x
+    concurrency x fragmentation).
     """
     spent = (budget.weights_bytes + budget.overhead_bytes) * gpus
-    return int(budget.requested_bytes * gpus - spent - tokens * workload_kv_bytes_per_token)
+    return int(budget.requested_bytes * gpus - spent - workload_kv_bytes)
 
 
 def weights_bytes_per_gpu(meta: ModelMetadata, total_weights: int, tp: int, pp: int) -> int:
@@ -357,11 +467,11 @@ def plan_gpu_budget(
     available = requested - weights - activation - non_torch - graphs
 
     per_token = kv_bytes_per_token(meta, settings.kv_dtype_bytes, tp, pp)
-    per_block = per_token * settings.block_size
-    blocks_per_request = math.ceil(settings.max_model_len / settings.block_size)
-    num_blocks = max(0, available) // per_block
-    max_concurrency = num_blocks / blocks_per_request
-    estimated_len = num_blocks * settings.block_size
+    layout = kv_layout(meta, settings)
+    per_block = layout.bytes_per_block
+    blocks_per_request = layout.blocks_per_request
+    num_blocks, max_concurrency, kv_tokens = kv_capacity(layout, available, settings.max_model_len)
+    estimated_len = _estimated_max_len(meta, settings, layout, num_blocks, available)
 
     failure = _startup_failure(
         settings, requested, weights, available, per_block, blocks_per_request, estimated_len
@@ -379,11 +489,23 @@ def plan_gpu_budget(
         num_blocks=num_blocks,
         blocks_per_request=blocks_per_request,
         max_concurrency=max_concurrency,
-        kv_tokens=int(max_concurrency * settings.max_model_len),
+        kv_tokens=kv_tokens,
         will_start=failure is None,
         failure=failure,
         estimated_max_model_len=estimated_len,
+        kv_layout=layout,
     )
+
+
+def _estimated_max_len(
+    meta: ModelMetadata, settings: EngineSettings, layout: KvLayout, num_blocks: int, available: int
+) -> int:
+    """vLLM's "estimated maximum model length": whole blocks for attention-only models, a
+    bisection over the grouped per-request cost for hybrids."""
+    if not layout.hybrid:
+        return num_blocks * layout.block_size
+    upper = max(settings.max_model_len, num_blocks * layout.block_size)
+    return max_len_that_fits(lambda n: kv_layout(meta, settings, n), max(0, available), upper)
 
 
 def _startup_failure(
@@ -425,17 +547,7 @@ def _startup_failure(
     return None
 
 
-def max_sequences_at_context(
-    free_bytes: int, context: int, kv_per_token: int, fragmentation: float
-) -> int:
-    """SPEC 5.2.6: how many sequences of `context` tokens the free bytes hold."""
-    per_seq = context * kv_per_token * fragmentation
+def max_sequences_at_context(free_bytes: int, request_bytes: int, fragmentation: float) -> int:
+    """SPEC 5.2.6: how many requests, each reserving `request_bytes` of KV, the free bytes hold."""
+    per_seq = request_bytes * fragmentation
     return max(0, int(free_bytes // per_seq)) if per_seq > 0 else 0
-
-
-def max_context_at_sequences(
-    free_bytes: int, sequences: int, kv_per_token: int, fragmentation: float
-) -> int:
-    """SPEC 5.2.6: the longest context `sequences` concurrent requests can each have."""
-    per_token = kv_per_token * fragmentation * sequences
-    return max(0, int(free_bytes // per_token)) if per_token > 0 else 0

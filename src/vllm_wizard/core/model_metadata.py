@@ -267,6 +267,7 @@ def _parse_model_config(
         sliding_window_layers=window_layers,
         full_attention_head_dim=_full_attention_int(text, "global_head_dim"),
         full_attention_kv_heads=_full_attention_int(text, "num_global_key_value_heads"),
+        **_state_fields(text, shape.layers, kv_layers),
         num_experts=experts,
         num_experts_per_token=experts_per_token,
         moe_intermediate_size=(_moe_width(text) or shape.ffn) if experts else 0,
@@ -419,6 +420,55 @@ def _sliding_window(text: Config, kv_layers: int) -> tuple[int | None, int]:
     if isinstance(pattern, int) and pattern > 1:
         return window, kv_layers - kv_layers // pattern
     return window, kv_layers
+
+
+def _state_fields(text: Config, layers: int, kv_layers: int) -> dict[str, Any]:
+    """Mamba2 / Gated DeltaNet state dimensions (VLLM-NOTES 2.4); empty for attention-only."""
+    if isinstance(text.get("linear_num_value_heads"), int):
+        kind = "gated_delta_net"
+        dims = (
+            text["linear_num_value_heads"],
+            text.get("linear_value_head_dim"),
+            text.get("linear_key_head_dim"),
+            text.get("linear_num_key_heads"),
+            text.get("linear_conv_kernel_dim"),
+        )
+    elif isinstance(text.get("mamba_num_heads"), int):
+        kind = "mamba2"
+        dims = (
+            text["mamba_num_heads"],
+            text.get("mamba_head_dim"),
+            text.get("ssm_state_size"),
+            text.get("n_groups") or 1,
+            text.get("conv_kernel"),
+        )
+    else:
+        return {}
+    count = _state_layer_count(text, layers, kv_layers)
+    if count <= 0 or not all(isinstance(d, int) and d > 0 for d in dims):
+        return {}
+    ssm_dtype = _first(text, ("mamba_ssm_dtype", "mamba_ssm_cache_dtype"))
+    return {
+        "state_kind": kind,
+        "state_layers": count,
+        "state_heads": dims[0],
+        "state_head_dim": dims[1],
+        "state_size": dims[2],
+        "state_groups": dims[3],
+        "state_conv_kernel": dims[4],
+        "state_ssm_dtype": DTYPE_NAMES.get(str(ssm_dtype).lower()) if ssm_dtype else None,
+    }
+
+
+def _state_layer_count(text: Config, layers: int, kv_layers: int) -> int:
+    """Layers holding a Mamba / linear-attention state: 'M' in the hybrid pattern, else the rest."""
+    pattern = text.get("hybrid_override_pattern")
+    if isinstance(pattern, str) and pattern:
+        return pattern.count("M")
+    layer_types = text.get("layer_types")
+    if isinstance(layer_types, list) and layer_types:
+        return sum(1 for t in layer_types if "linear" in str(t) or "mamba" in str(t))
+    return layers - kv_layers
 
 
 def _full_attention_int(text: Config, key: str) -> int | None:

@@ -19,6 +19,7 @@ from vllm_wizard.core.corrections import (
     find_performance_factors,
 )
 from vllm_wizard.core.gpu_catalog import resolve_gpu
+from vllm_wizard.core.kv_groups import max_len_that_fits
 from vllm_wizard.core.memory import (
     DEFAULT_BLOCK_SIZE,
     ComponentCorrection,
@@ -26,12 +27,13 @@ from vllm_wizard.core.memory import (
     GpuBudget,
     default_gpu_memory_utilization,
     kv_bytes_per_token,
-    max_context_at_sequences,
+    kv_layout,
     max_sequences_at_context,
     model_weights_bytes,
     plan_gpu_budget,
+    replica_context_that_fits,
     replica_headroom_bytes,
-    replica_kv_bytes_per_token,
+    replica_request_kv_bytes,
 )
 from vllm_wizard.core.model_source import load_model_metadata
 from vllm_wizard.core.performance import Workload, build_inputs, estimate_performance
@@ -630,18 +632,18 @@ def _derived_context(
 ) -> int:
     """The longest context (tokens) `concurrency` sequences can each have, within the
     model's limit, vLLM's KV blocks and the replica's memory less --headroom-gb."""
-    usable_tokens = max(0, budget.num_blocks - 1) * settings.block_size
     share = request.concurrency * request.fragmentation_factor
-    per_sequence = int(usable_tokens / share)
     gpus = settings.tensor_parallel_size * settings.pipeline_parallel_size
-    kv_token = replica_kv_bytes_per_token(
-        meta, kv_bytes, settings.tensor_parallel_size, settings.pipeline_parallel_size
+    usable = max(0, budget.num_blocks - 1) * budget.bytes_per_block
+    per_sequence = max_len_that_fits(
+        lambda n: kv_layout(meta, settings, n), int(usable / share), model_max
     )
     spare = (
         budget.requested_bytes - budget.weights_bytes - budget.overhead_bytes
     ) * gpus - gib_to_bytes(request.headroom_gb)
-    if kv_token > 0:
-        per_sequence = min(per_sequence, max(0, int(spare / (share * kv_token))))
+    per_sequence = min(
+        per_sequence, replica_context_that_fits(meta, settings, spare / share, model_max)
+    )
     if per_sequence >= model_max:
         return model_max
     rounded = per_sequence // CONTEXT_ROUNDING * CONTEXT_ROUNDING
@@ -657,11 +659,9 @@ def _replica_headroom(
 ) -> int:
     """SPEC 4.2.1 headroom over one replica: target - weights - workload KV - overhead."""
     gpus = settings.tensor_parallel_size * settings.pipeline_parallel_size
-    kv_token = replica_kv_bytes_per_token(
-        meta, kv_bytes, settings.tensor_parallel_size, settings.pipeline_parallel_size
-    )
-    tokens = settings.max_model_len * request.concurrency * request.fragmentation_factor
-    return replica_headroom_bytes(budget, gpus, kv_token, tokens)
+    per_request = replica_request_kv_bytes(meta, settings, settings.max_model_len)
+    workload = per_request * request.concurrency * request.fragmentation_factor
+    return replica_headroom_bytes(budget, gpus, workload)
 
 
 def _choose_layout(
@@ -892,16 +892,12 @@ def _feasibility(
     total = hardware.memory_bytes * gpus
     target = b.requested_bytes * gpus
     overhead = b.overhead_bytes * gpus
-    kv_token = replica_kv_bytes_per_token(meta, kv_bytes, c.tp, c.pp)
-    workload_kv = int(
-        c.max_model_len * request.concurrency * request.fragmentation_factor * kv_token
-    )
+    per_request = replica_request_kv_bytes(meta, c.settings, c.max_model_len)
+    workload_kv = int(per_request * request.concurrency * request.fragmentation_factor)
     free = target - b.weights_bytes * gpus - overhead
     headroom = c.headroom_bytes
-    max_ctx = min(
-        model_max,
-        max_context_at_sequences(free, request.concurrency, kv_token, request.fragmentation_factor),
-    )
+    share = request.concurrency * request.fragmentation_factor
+    max_ctx = replica_context_that_fits(meta, c.settings, free / share, model_max)
     warnings = _warnings(request, meta, hardware, c, quantization, max_ctx)
     return FeasibilityReport(
         fits=c.fits,
@@ -913,7 +909,7 @@ def _feasibility(
         overhead_gb=bytes_to_gib(overhead),
         headroom_gb=bytes_to_gib(headroom),
         max_concurrency_at_context=max_sequences_at_context(
-            free, c.max_model_len, kv_token, request.fragmentation_factor
+            free, per_request, request.fragmentation_factor
         ),
         max_context_at_concurrency=max_ctx,
         kv_cache_capacity_tokens=b.kv_tokens,

@@ -25,6 +25,7 @@ from vllm_wizard.core.memory import (
     plan_gpu_budget,
     replica_headroom_bytes,
     replica_kv_bytes_per_token,
+    replica_request_kv_bytes,
     weights_bytes_per_gpu,
 )
 from vllm_wizard.core.model_source import load_model_metadata
@@ -558,9 +559,9 @@ def _evaluate(
         vllm_version=request.vllm_version,
     )
     budget = plan_gpu_budget(meta, spec.memory_bytes, precision.weights_total_bytes, settings)
-    tokens = search.max_model_len * concurrency * request.fragmentation_factor
-    kv_token = replica_kv_bytes_per_token(meta, kv_bytes, layout.tp, layout.pp)
-    headroom = replica_headroom_bytes(budget, layout.gpus, kv_token, tokens)
+    per_request = replica_request_kv_bytes(meta, settings, search.max_model_len)
+    workload = per_request * concurrency * request.fragmentation_factor
+    headroom = replica_headroom_bytes(budget, layout.gpus, workload)
     fits = budget.will_start and headroom >= gib_to_bytes(request.headroom_gb)
     if not fits:
         return _Evaluation(concurrency, fits, headroom, ok=False, estimate=lambda: _NO_SPEED)

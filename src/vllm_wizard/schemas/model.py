@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 ModelSource = Literal["catalog", "local", "hf_cache", "hub"]
 WeightsSource = Literal["safetensors", "index", "hub_metadata", "config", "params_b"]
 AttentionKind = Literal["gqa", "mla"]
+StateKind = Literal["mamba2", "gated_delta_net"]
 
 
 class ModelMetadata(BaseModel):
@@ -73,6 +74,36 @@ class ModelMetadata(BaseModel):
         default=None,
         gt=0,
         description="KV heads of the full-attention layers where they differ (Gemma 4).",
+    )
+
+    state_kind: StateKind | None = Field(
+        default=None,
+        description="Mamba2 (Nemotron-H) or Gated DeltaNet (Qwen3-Next / Qwen3.5) layers that "
+        "keep a fixed state per request instead of a per-token KV cache.",
+    )
+    state_layers: int = Field(
+        default=0, ge=0, description="How many layers keep a Mamba / linear-attention state."
+    )
+    state_heads: int = Field(
+        default=0, ge=0, description="State heads: mamba_num_heads or linear_num_value_heads."
+    )
+    state_head_dim: int = Field(
+        default=0,
+        ge=0,
+        description="Width of one state head: mamba_head_dim or linear_value_head_dim.",
+    )
+    state_size: int = Field(
+        default=0, ge=0, description="SSM state width: ssm_state_size or linear_key_head_dim."
+    )
+    state_groups: int = Field(
+        default=0, ge=0, description="B/C groups (n_groups) or linear_num_key_heads."
+    )
+    state_conv_kernel: int = Field(
+        default=0, ge=0, description="Causal-convolution kernel width (conv_kernel)."
+    )
+    state_ssm_dtype: str | None = Field(
+        default=None,
+        description="dtype of the SSM state when the config pins it (float32); None: model dtype.",
     )
 
     num_experts: int = Field(
