@@ -137,6 +137,8 @@ def test_profile_round_trip_is_exact_for_every_field() -> None:
         max_num_batched_tokens=4096,
         block_size=32,
         enforce_eager=True,
+        disable_hybrid_kv_cache_manager=True,
+        enable_prefix_caching=False,
         params_b=8.1,
         use_corrections=False,
     )

@@ -125,6 +125,17 @@ def plan_command(
             show_default=False,
         ),
     ] = None,
+    disable_hybrid_kv_cache_manager: Annotated[
+        bool, typer.Option(help=_help("disable_hybrid_kv_cache_manager"))
+    ] = False,
+    enable_prefix_caching: Annotated[
+        bool | None,
+        typer.Option(
+            "--enable-prefix-caching/--disable-prefix-caching",
+            help=_help("enable_prefix_caching", "on"),
+            show_default=False,
+        ),
+    ] = None,
     use_corrections: Annotated[
         bool, typer.Option("--corrections/--no-corrections", help=_help("use_corrections"))
     ] = True,

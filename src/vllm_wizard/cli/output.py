@@ -128,6 +128,11 @@ def _capacity_table(r: PlanResult) -> Table:
     t.add_row(f"max concurrency at context {ml:,}", str(f.max_concurrency_at_context))
     t.add_row("max context at the requested concurrency", f"{f.max_context_at_concurrency:,}")
     t.add_row("KV bytes per token per GPU", f"{f.per_gpu.kv_bytes_per_token:,}")
+    layout = f.per_gpu.kv_layout
+    if layout is not None:
+        t.add_row("KV block size (vLLM ends up with)", f"{layout.block_size} tokens")
+        if layout.sliding_tokens_per_request is not None or layout.state_mib_per_request:
+            t.add_row("KV layout", layout.summary)
     return t
 
 

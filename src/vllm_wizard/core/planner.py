@@ -19,7 +19,7 @@ from vllm_wizard.core.corrections import (
     find_performance_factors,
 )
 from vllm_wizard.core.gpu_catalog import resolve_gpu
-from vllm_wizard.core.kv_groups import max_len_that_fits
+from vllm_wizard.core.kv_groups import KvLayout, max_len_that_fits
 from vllm_wizard.core.memory import (
     DEFAULT_BLOCK_SIZE,
     ComponentCorrection,
@@ -64,13 +64,14 @@ from vllm_wizard.schemas.plan import (
     Artifacts,
     FeasibilityReport,
     HardwareReport,
+    KvLayoutReport,
     ModelReport,
     PerformanceReport,
     PerGpuReport,
     PlanResult,
 )
 from vllm_wizard.schemas.request import PlanRequest
-from vllm_wizard.units import GiB, bytes_to_gib, gib_to_bytes
+from vllm_wizard.units import GiB, MiB, bytes_to_gib, gib_to_bytes
 
 logger = logging.getLogger(__name__)
 
@@ -551,6 +552,8 @@ def _engine_settings(
         else None,
         vllm_version=request.vllm_version,
         corrections=hardware.correction,
+        hybrid_kv_manager=not request.disable_hybrid_kv_cache_manager,
+        prefix_caching=request.enable_prefix_caching is not False,
     )
 
 
@@ -812,6 +815,14 @@ def _vllm_args(
         args["quantization"], why["quantization"] = quantization, "As requested."
     if request.block_size:
         args["block_size"], why["block_size"] = request.block_size, "As requested."
+    if request.disable_hybrid_kv_cache_manager:
+        args["disable_hybrid_kv_cache_manager"] = True
+        why["disable_hybrid_kv_cache_manager"] = (
+            "As requested: sliding-window layers keep every token's KV, like full attention."
+        )
+    if request.enable_prefix_caching is not None:
+        args["enable_prefix_caching"] = request.enable_prefix_caching
+        why["enable_prefix_caching"] = "As requested."
     if s.enforce_eager:
         args["enforce_eager"] = True
         why["enforce_eager"] = (
@@ -925,7 +936,54 @@ def _feasibility(
             cuda_graph_gb=bytes_to_gib(b.cuda_graph_bytes),
             kv_cache_capacity_gb=bytes_to_gib(b.kv_available_bytes),
             kv_bytes_per_token=b.kv_bytes_per_token,
+            kv_layout=kv_layout_report(b.kv_layout, c.settings),
         ),
+    )
+
+
+_KIND_WORDS = {
+    "full": "full-attention",
+    "sliding": "sliding-window",
+    "chunked": "chunked-local",
+    "state": "Mamba/linear-attention",
+}
+
+
+def kv_layout_report(layout: KvLayout, settings: EngineSettings) -> KvLayoutReport:
+    """vLLM's KV groups of one GPU in plain words: block size, per-request cost, window, state."""
+    groups = [
+        f"{g.layers} {_KIND_WORDS[g.kind]} layers, {g.block_size}-token blocks, "
+        f"{g.blocks_per_request} blocks per request"
+        for g in layout.groups
+    ]
+    held = [g.tokens_held for g in layout.groups if g.kind == "sliding" and g.tokens_held]
+    sliding = max(held) if held else None
+    state = layout.state_bytes_per_request
+    state_mib = round(state / MiB, 2) if state else None
+    words = [
+        f"{len(layout.groups)} KV group(s) of {layout.group_size} layers sharing one block pool; "
+        f"block size {layout.block_size} tokens; one request of {settings.max_model_len:,} "
+        f"tokens takes {layout.blocks_per_request:,} blocks of "
+        f"{layout.bytes_per_block / MiB:,.2f} MiB."
+    ]
+    if sliding is not None:
+        words.append(f"Sliding-window layers hold at most {sliding:,} tokens per request.")
+    if state_mib is not None:
+        copies = "twice (prefix caching keeps a checkpoint)" if settings.prefix_caching else "once"
+        words.append(f"Mamba state: {state_mib:g} MiB per request on this GPU, held {copies}.")
+    if layout.padding_layers:
+        words.append(f"{layout.padding_layers} padding layer slot(s) waste some KV memory.")
+    if not settings.hybrid_kv_manager:
+        words.append("Hybrid KV cache manager off: sliding layers cost as much as full ones.")
+    return KvLayoutReport(
+        block_size=layout.block_size,
+        bytes_per_block=layout.bytes_per_block,
+        blocks_per_request=layout.blocks_per_request,
+        groups=groups,
+        sliding_tokens_per_request=sliding,
+        state_mib_per_request=state_mib,
+        hybrid_kv_cache_manager=settings.hybrid_kv_manager,
+        summary=" ".join(words),
     )
 
 

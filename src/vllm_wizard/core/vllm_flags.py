@@ -36,6 +36,8 @@ def _to_flag(entry: dict[str, Any]) -> ServeFlag:
     names = [f for f in entry["flags"] if f.startswith("--")]
     positive = next(f for f in names if not f.startswith("--no-"))
     negative = next((f for f in names if f.startswith("--no-")), None)
+    if negative is None and entry.get("action") == "EnableDisableAction":
+        negative = next((f for f in names if f != positive), None)  # --enable-X / --disable-X
     choices = entry.get("choices")
     return ServeFlag(
         flag=positive,

@@ -61,6 +61,33 @@ class HardwareReport(BaseModel):
     )
 
 
+class KvLayoutReport(BaseModel):
+    """How vLLM groups this GPU's KV-cache layers into one block pool (VLLM-NOTES 2.3-2.7)."""
+
+    model_config = _frozen
+
+    block_size: int = Field(
+        description="KV block size vLLM ends up with, tokens (raised for Mamba hybrids)."
+    )
+    bytes_per_block: int = Field(description="One block across every group, bytes.")
+    blocks_per_request: int = Field(
+        description="Blocks one request of max_model_len takes, summed over the groups."
+    )
+    groups: list[str] = Field(description="Each KV-cache group: layers, kind, blocks per request.")
+    sliding_tokens_per_request: int | None = Field(
+        default=None,
+        description="Most tokens a sliding-window layer holds per request (window plus "
+        "in-flight tokens); None without sliding layers or with the hybrid manager off.",
+    )
+    state_mib_per_request: float | None = Field(
+        default=None,
+        description="Mamba / linear-attention state of one request on this GPU, MiB (2^20 "
+        "bytes), all state layers; None without such layers.",
+    )
+    hybrid_kv_cache_manager: bool = Field(description="vLLM's hybrid KV cache manager is on.")
+    summary: str = Field(description="The layout in plain words.")
+
+
 class PerGpuReport(BaseModel):
     """vLLM's own view of one GPU (under PP, the worker with the fewest KV blocks)."""
 
@@ -74,6 +101,9 @@ class PerGpuReport(BaseModel):
     cuda_graph_gb: float = Field(description="CUDA graph memory estimate, GiB.")
     kv_cache_capacity_gb: float = Field(description="'Available KV cache memory', GiB.")
     kv_bytes_per_token: int = Field(description="This GPU's share of a token's KV, bytes.")
+    kv_layout: KvLayoutReport | None = Field(
+        default=None, description="vLLM's KV-cache groups, block size and per-request cost."
+    )
 
 
 class FeasibilityReport(BaseModel):
@@ -86,7 +116,10 @@ class FeasibilityReport(BaseModel):
     vram_total_gb: float = Field(description="Memory of the replica's GPUs, GiB.")
     vram_target_alloc_gb: float = Field(description="vram_total_gb x gpu_memory_utilization.")
     weights_gb: float = Field(description="Weights of one replica, GiB.")
-    kv_cache_gb: float = Field(description="context x concurrency x fragmentation x KV/token, GiB.")
+    kv_cache_gb: float = Field(
+        description="KV one request of max_model_len reserves (blocks per request x bytes per "
+        "block, over the replica) x concurrency x fragmentation, GiB."
+    )
     overhead_gb: float = Field(description="Activation + non-torch + CUDA graph, GiB.")
     headroom_gb: float = Field(description="Target allocation left after everything, GiB.")
     max_concurrency_at_context: int = Field(description="Sequences of max_model_len that fit.")

@@ -132,6 +132,16 @@ class PlanRequest(BaseModel):
     enforce_eager: bool | None = Field(
         default=None, description="Disable CUDA graphs (saves memory)."
     )
+    disable_hybrid_kv_cache_manager: bool = Field(
+        default=False,
+        description="Turn off vLLM's hybrid KV cache manager: sliding-window layers then "
+        "reserve blocks for every token, like full attention.",
+    )
+    enable_prefix_caching: bool | None = Field(
+        default=None,
+        description="Prefix caching (vLLM default: on). Off keeps one Mamba state per request "
+        "instead of two.",
+    )
     use_corrections: bool = Field(
         default=True,
         description="Apply corrections saved by `check-log --save` (memory) and `benchmark --save` "
