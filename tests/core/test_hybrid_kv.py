@@ -17,6 +17,7 @@ from vllm_wizard.core.memory import (
     plan_gpu_budget,
     replica_request_kv_bytes,
 )
+from vllm_wizard.core.model_metadata import parse_model_config
 from vllm_wizard.core.model_source import load_model_metadata
 from vllm_wizard.core.planner import plan
 from vllm_wizard.schemas.model import ModelMetadata
@@ -173,3 +174,58 @@ def test_report_states_the_mamba_state_per_request() -> None:
     assert layout.state_mib_per_request == round(54 * per_layer / MiB, 2)
     assert f"Mamba state: {layout.state_mib_per_request:g} MiB per request" in layout.summary
     assert layout.block_size > 16
+
+
+def _gemma4_e2b() -> ModelMetadata:
+    """gemma-4-E2B's text shape: 35 layers (every fifth full), the last 20 share earlier KV."""
+    text = {
+        "model_type": "gemma4_text",
+        "hidden_size": 1536,
+        "intermediate_size": 6144,
+        "num_hidden_layers": 35,
+        "num_attention_heads": 8,
+        "num_key_value_heads": 1,
+        "head_dim": 256,
+        "global_head_dim": 512,
+        "sliding_window": 512,
+        "num_kv_shared_layers": 20,
+        "vocab_size": 262144,
+        "max_position_embeddings": 131072,
+        "layer_types": ["full_attention" if i % 5 == 4 else "sliding_attention" for i in range(35)],
+    }
+    config = {
+        "architectures": ["Gemma4ForConditionalGeneration"],
+        "model_type": "gemma4",
+        "dtype": "bfloat16",
+        "tie_word_embeddings": True,
+        "text_config": text,
+    }
+    return parse_model_config(config, model_id="google/gemma-4-E2B", source="local")
+
+
+def test_gemma4_shared_kv_layers_hold_no_cache() -> None:
+    meta = _gemma4_e2b()
+    assert (meta.kv_layers, meta.sliding_window_layers) == (15, 12)
+
+
+def test_gemma4_e2b_matches_the_vllm_0_21_start_up() -> None:
+    # vmc-057: L4, vLLM 0.21.0, max_model_len 8192, default 2048 batched tokens; vLLM
+    # printed 9.92 GiB available, 1,062,157 tokens and 129.66x.
+    settings = _settings(max_model_len=8192, max_num_batched_tokens=2048, vllm_version="0.21.0")
+    layout = kv_layout(_gemma4_e2b(), settings)
+    assert layout.block_size == 16 and layout.group_size == 3 and len(layout.groups) == 5
+    _, concurrency, tokens = kv_capacity(layout, int(9.92 * GiB), 8192)
+    assert concurrency == pytest.approx(129.66, rel=0.002)
+    assert tokens == pytest.approx(1_062_157, rel=0.002)
+
+
+def test_vllm_0_33_counts_two_batches_in_flight_for_sliding_layers() -> None:
+    def held(version: str) -> set[int | None]:
+        settings = _settings(max_model_len=8192, max_num_batched_tokens=2048, vllm_version=version)
+        return {
+            g.tokens_held for g in kv_layout(_gemma4_e2b(), settings).groups if g.kind == "sliding"
+        }
+
+    # Sliding pages are half the full ones, so their blocks hold 32 tokens.
+    assert held("0.21.0") == {(math.ceil((511 + 2048) / 32) + 1) * 32}
+    assert held("0.33.0") == {(math.ceil((511 + 2 * 2048) / 32) + 1) * 32}

@@ -68,6 +68,10 @@ Era = Literal["v0", "v1", "v1-graphs"]
 V1_ENGINE_SINCE = Version("0.8.0")
 GRAPH_DEDUCTION_SINCE = Version("0.21.0")
 GPU_BATCH_DEFAULTS_SINCE = Version("0.10.2")
+# Sliding-window layers reserve window + in-flight tokens per request. 0.33 counts two
+# batches in flight (async scheduling); vLLM 0.21 counted one (gemma-4-E2B start-up log,
+# 129.66x). No log pins the release in between that changed it; assumed from 0.22.
+TWO_BATCHES_IN_FLIGHT_SINCE = Version("0.22.0")
 V0_CHUNKED_PREFILL_ABOVE = 32768  # V0 turned chunked prefill on above this context
 V0_DEFAULT_MAX_NUM_SEQS = 256
 LARGE_GPU_DEFAULT_BYTES = 160 * GiB
@@ -329,10 +333,18 @@ def kv_layout(
         block_size=settings.block_size,
         max_model_len=max(1, max_model_len or settings.max_model_len),
         max_num_batched_tokens=settings.max_num_batched_tokens,
+        max_concurrent_batches=batches_in_flight(settings.vllm_version),
         hybrid_manager=settings.hybrid_kv_manager,
         prefix_caching=settings.prefix_caching,
     )
     return plan_kv_layout(attention, states, cache)
+
+
+@functools.lru_cache(maxsize=64)
+def batches_in_flight(version: str) -> int:
+    """Batches vLLM counts in flight when bounding sliding-window blocks per request."""
+    base = Version(parse_vllm_version(version).base_version)
+    return 2 if base >= TWO_BATCHES_IN_FLIGHT_SINCE else 1
 
 
 def request_kv_bytes(meta: ModelMetadata, settings: EngineSettings, context: int) -> int:

@@ -392,8 +392,8 @@ def _attention_kind(text: Config) -> tuple[Any, int | None]:
 
 def _kv_layers(text: Config, layers: int) -> int:
     """Layers that keep a KV cache; linear-attention, Mamba and no-op layers do not."""
-    layer_types = text.get("layer_types")
-    if isinstance(layer_types, list) and layer_types:
+    layer_types = _own_kv_layer_types(text)
+    if layer_types:
         attn = [t for t in layer_types if "attention" in str(t) and "linear" not in str(t)]
         return max(1, len(attn))
     pattern = text.get("hybrid_override_pattern")
@@ -409,12 +409,24 @@ def _kv_layers(text: Config, layers: int) -> int:
     return layers
 
 
+def _own_kv_layer_types(text: Config) -> list[Any]:
+    """layer_types of the layers that own a KV cache: Gemma 4's last num_kv_shared_layers
+    reuse an earlier layer's cache and hold none."""
+    layer_types = text.get("layer_types")
+    if not isinstance(layer_types, list):
+        return []
+    shared = text.get("num_kv_shared_layers")
+    if isinstance(shared, int) and 0 < shared < len(layer_types):
+        return layer_types[: len(layer_types) - shared]
+    return layer_types
+
+
 def _sliding_window(text: Config, kv_layers: int) -> tuple[int | None, int]:
     window = text.get("sliding_window")
     if not isinstance(window, int) or window <= 0 or text.get("use_sliding_window") is False:
         return None, 0
-    layer_types = text.get("layer_types")
-    if isinstance(layer_types, list) and layer_types:
+    layer_types = _own_kv_layer_types(text)
+    if layer_types:
         return window, sum(1 for t in layer_types if "sliding" in str(t))
     pattern = text.get("sliding_window_pattern")
     if isinstance(pattern, int) and pattern > 1:
