@@ -3,6 +3,7 @@ cost in the budget and the workload view, and the two flags that change it."""
 
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
@@ -229,3 +230,31 @@ def test_vllm_0_33_counts_two_batches_in_flight_for_sliding_layers() -> None:
     # Sliding pages are half the full ones, so their blocks hold 32 tokens.
     assert held("0.21.0") == {(math.ceil((511 + 2048) / 32) + 1) * 32}
     assert held("0.33.0") == {(math.ceil((511 + 2 * 2048) / 32) + 1) * 32}
+
+
+def test_qwen36_moe_from_its_config_matches_the_rtx5090_start_up() -> None:
+    # vmc-031: Qwen3.6-35B-A3B (40 layers, every fourth full attention), fp8 KV, vLLM 0.24,
+    # max_model_len 131072, 8192 batched tokens; vLLM printed 5.98 GiB, 567,978 tokens, 4.33x.
+    # The text shape is the Qwen3.5-27B config's family with this model's sizes.
+    text = json.loads((CONFIGS / "Qwen--Qwen3.5-27B" / "config.json").read_text())["text_config"]
+    text.update(
+        num_hidden_layers=40,
+        layer_types=[("full" if i % 4 == 3 else "linear") + "_attention" for i in range(40)],
+        num_key_value_heads=2,
+        linear_num_value_heads=32,
+        hidden_size=2048,
+        num_attention_heads=16,
+    )
+    meta = parse_model_config(
+        {"architectures": ["Qwen3_5MoeForConditionalGeneration"], "text_config": text},
+        model_id="qwen3.6-35b-a3b",
+        source="local",
+    )
+    settings = _settings(
+        max_model_len=131072, max_num_batched_tokens=8192, kv_dtype_bytes=1, vllm_version="0.24.0"
+    )
+    layout = kv_layout(meta, settings)
+    assert layout.block_size == 2096
+    _, concurrency, tokens = kv_capacity(layout, int(5.98 * GiB), 131072)
+    assert round(concurrency, 2) == 4.33
+    assert tokens == pytest.approx(567_978, rel=0.005)
