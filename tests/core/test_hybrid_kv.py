@@ -175,6 +175,7 @@ def test_report_states_the_mamba_state_per_request() -> None:
     assert layout.state_mib_per_request == round(54 * per_layer / MiB, 2)
     assert f"Mamba state: {layout.state_mib_per_request:g} MiB per request" in layout.summary
     assert layout.block_size > 16
+    assert any(layout.summary in note for note in result.notes)
 
 
 def _gemma4_e2b() -> ModelMetadata:

@@ -187,6 +187,13 @@ def plan(
     feasibility = _feasibility(
         request, meta, hardware, candidate, weights_total, kv_bytes, model_max, quantization
     )
+    layout_report = feasibility.per_gpu.kv_layout
+    if candidate.budget.kv_layout.hybrid and layout_report is not None:
+        notes.append(
+            f"KV cache as vLLM groups it (per GPU): {layout_report.summary} This is why "
+            "concurrency differs from layers x per-token KV (approximate where the release "
+            "differs from 0.33)."
+        )
     if hardware.free_bytes is not None:
         feasibility = _check_free_memory(request, hardware, feasibility)
     feasibility.warnings.extend(_utilization_warnings(request, explicit_utilization))
