@@ -49,7 +49,8 @@ def test_nemotron_h_reads_mamba2_state_dims() -> None:
     meta = _meta("nvidia--Nemotron-H-56B-Base-8K")
     assert (meta.state_kind, meta.state_layers, meta.kv_layers) == ("mamba2", 54, 10)
     assert (meta.state_heads, meta.state_head_dim, meta.state_size) == (256, 64, 256)
-    assert (meta.state_groups, meta.state_conv_kernel, meta.state_ssm_dtype) == (8, 4, None)
+    # No SSM dtype in the config: vLLM's NemotronH hook makes the SSM cache float32.
+    assert (meta.state_groups, meta.state_conv_kernel, meta.state_ssm_dtype) == (8, 4, "float32")
 
 
 @pytest.mark.parametrize(
@@ -60,7 +61,7 @@ def test_mamba2_state_per_tp_rank(tp: int, groups: int) -> None:
     meta = _meta("nvidia--Nemotron-H-56B-Base-8K")
     _, states = kv_layer_specs(meta, 2, tp)
     conv = (256 * 64 + 2 * groups * 256) // tp * (4 - 1) * 2  # bf16 conv state
-    ssm = 256 // tp * 64 * 256 * 2  # bf16: the config pins no SSM dtype
+    ssm = 256 // tp * 64 * 256 * 4  # float32 SSM state
     assert states[0].count == 54
     assert states[0].state_bytes == conv + ssm
 
@@ -171,7 +172,7 @@ def test_report_states_the_mamba_state_per_request() -> None:
     )
     layout = result.feasibility.per_gpu.kv_layout
     assert layout is not None
-    per_layer = (256 * 64 + 2 * 8 * 256) // 2 * 3 * 2 + 128 * 64 * 256 * 2
+    per_layer = (256 * 64 + 2 * 8 * 256) // 2 * 3 * 2 + 128 * 64 * 256 * 4
     assert layout.state_mib_per_request == round(54 * per_layer / MiB, 2)
     assert f"Mamba state: {layout.state_mib_per_request:g} MiB per request" in layout.summary
     assert layout.block_size > 16

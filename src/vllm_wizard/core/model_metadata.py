@@ -460,6 +460,8 @@ def _state_fields(text: Config, layers: int, kv_layers: int) -> dict[str, Any]:
     if count <= 0 or not all(isinstance(d, int) and d > 0 for d in dims):
         return {}
     ssm_dtype = _first(text, ("mamba_ssm_dtype", "mamba_ssm_cache_dtype"))
+    if ssm_dtype is None and text.get("model_type") == "nemotron_h":
+        ssm_dtype = "float32"  # vLLM's NemotronH config hook defaults the SSM cache to fp32
     return {
         "state_kind": kind,
         "state_layers": count,
