@@ -260,3 +260,17 @@ def test_qwen36_moe_from_its_config_matches_the_rtx5090_start_up() -> None:
     _, concurrency, tokens = kv_capacity(layout, int(5.98 * GiB), 131072)
     assert round(concurrency, 2) == 4.33
     assert tokens == pytest.approx(567_978, rel=0.005)
+
+
+def test_vllm_0_33_mamba2_keeps_a_prefill_checkpoint_page() -> None:
+    meta = _meta("nvidia--Nemotron-H-56B-Base-8K")
+    new = kv_layout(meta, _settings(max_model_len=8192, tensor_parallel_size=4))
+    old = kv_layout(
+        meta, _settings(max_model_len=8192, tensor_parallel_size=4, vllm_version="0.24.0")
+    )
+    assert {g.blocks_per_request for g in new.groups if g.kind == "state"} == {3}
+    assert {g.blocks_per_request for g in old.groups if g.kind == "state"} == {2}
+    off = kv_layout(
+        meta, _settings(max_model_len=8192, tensor_parallel_size=4, prefix_caching=False)
+    )
+    assert {g.blocks_per_request for g in off.groups if g.kind == "state"} == {1}

@@ -38,6 +38,7 @@ class StateLayers:
 
     count: int
     state_bytes: int
+    checkpoint_blocks: int = 0
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,7 @@ class _Spec:
     bytes_per_token: int
     window: int | None
     state_bytes: int
+    checkpoint_blocks: int = 0
 
 
 def plan_kv_layout(
@@ -184,7 +186,7 @@ def _specs(
         counts[key] = counts.get(key, 0) + layers.count
     for state in states:
         if state.count > 0:
-            key = _Spec("state", 0, 0, None, state.state_bytes)
+            key = _Spec("state", 0, 0, None, state.state_bytes, state.checkpoint_blocks)
             counts[key] = counts.get(key, 0) + state.count
     ordered = sorted(counts.items(), key=lambda item: _KIND_ORDER[item[0].kind])
     return [replace(spec, count=count) for spec, count in ordered]
@@ -233,7 +235,8 @@ def _blocks_per_request(spec: _Spec, block_size: int, settings: CacheSettings) -
     length = settings.max_model_len
     in_flight = settings.max_concurrent_batches * settings.max_num_batched_tokens
     if spec.kind == "state":
-        return 2 if settings.prefix_caching else 1
+        # Prefix caching ("align" mode): running and cached state, plus prefill checkpoints.
+        return 2 + spec.checkpoint_blocks if settings.prefix_caching else 1
     if spec.kind == "sliding" and spec.window:
         tokens = min(spec.window - 1 + in_flight, length)
         return math.ceil(tokens / block_size) + 1

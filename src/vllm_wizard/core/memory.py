@@ -72,6 +72,9 @@ GPU_BATCH_DEFAULTS_SINCE = Version("0.10.2")
 # batches in flight (async scheduling); vLLM 0.21 counted one (gemma-4-E2B start-up log,
 # 129.66x). No log pins the release in between that changed it; assumed from 0.22.
 TWO_BATCHES_IN_FLIGHT_SINCE = Version("0.22.0")
+# vLLM 0.33's Mamba2 mixer exports a prefill checkpoint: one more state page per request
+# while prefix caching is on. Older releases (the 0.24 Qwen3.6 log) kept two pages.
+MAMBA2_CHECKPOINT_SINCE = Version("0.33.0")
 V0_CHUNKED_PREFILL_ABOVE = 32768  # V0 turned chunked prefill on above this context
 V0_DEFAULT_MAX_NUM_SEQS = 256
 LARGE_GPU_DEFAULT_BYTES = 160 * GiB
@@ -290,7 +293,11 @@ def _state_bytes_per_layer(meta: ModelMetadata, tp: int) -> int:
 
 
 def kv_layer_specs(
-    meta: ModelMetadata, kv_dtype_bytes: float, tp: int = 1, pp: int = 1
+    meta: ModelMetadata,
+    kv_dtype_bytes: float,
+    tp: int = 1,
+    pp: int = 1,
+    vllm_version: str = "0.33.0",
 ) -> tuple[list[AttentionLayers], list[StateLayers]]:
     """The cache-holding layers of the PP stage with the most of them, as vLLM specs them.
 
@@ -301,7 +308,9 @@ def kv_layer_specs(
     states: list[StateLayers] = []
     if meta.state_kind is not None and meta.state_layers:
         count = _layers_on_worst_stage(meta.state_layers, pp)
-        states.append(StateLayers(count, _state_bytes_per_layer(meta, tp)))
+        since = Version(parse_vllm_version(vllm_version).base_version) >= MAMBA2_CHECKPOINT_SINCE
+        checkpoint = 1 if meta.state_kind == "mamba2" and since else 0
+        states.append(StateLayers(count, _state_bytes_per_layer(meta, tp), checkpoint))
     if meta.attention == "mla" and meta.mla_kv_dim is not None:
         per_layer = kv_bytes_per_token(meta, kv_dtype_bytes, tp, pp) // layers
         return [AttentionLayers("full", layers, per_layer)], states
@@ -328,6 +337,7 @@ def kv_layout(
         settings.kv_dtype_bytes,
         settings.tensor_parallel_size,
         pp or settings.pipeline_parallel_size,
+        settings.vllm_version,
     )
     cache = CacheSettings(
         block_size=settings.block_size,
