@@ -112,3 +112,23 @@ def test_max_len_that_fits_bisects_on_the_layout() -> None:
 def test_no_cache_layers_is_an_error() -> None:
     with pytest.raises(ValueError, match="at least one layer"):
         plan_kv_layout([], [], _settings())
+
+
+def test_full_layers_of_two_shapes_share_one_group() -> None:
+    # Gemma 4 with the hybrid manager off: 256-wide sliding and 512-wide full layers all
+    # become full attention; vLLM keeps one group whose per-layer pages add up.
+    layers = [
+        AttentionLayers("full", 5, 2 * 2 * 512 * 2),
+        AttentionLayers("sliding", 25, 2 * 8 * 256 * 2, 1024),
+    ]
+    layout = plan_kv_layout(layers, [], _settings(hybrid_manager=False))
+    assert len(layout.groups) == 1 and layout.padding_layers == 0
+    assert layout.bytes_per_block == 16 * (5 * 4096 + 25 * 8192)
+    assert layout.blocks_per_request == 8192 // 16
+
+
+def test_an_all_sliding_model_keeps_its_window_without_the_manager() -> None:
+    layers = [AttentionLayers("sliding", 32, 2 * 8 * 128 * 2, 4096)]
+    on = plan_kv_layout(layers, [], _settings(max_model_len=32768))
+    off = plan_kv_layout(layers, [], _settings(max_model_len=32768, hybrid_manager=False))
+    assert off.blocks_per_request == on.blocks_per_request == math.ceil((4095 + 4096) / 16) + 1

@@ -105,6 +105,8 @@ def plan_kv_layout(
     specs = _specs(attention, states, settings.hybrid_manager)
     if not specs:
         raise ValueError("a model needs at least one layer with a KV cache or state")
+    if len(specs) > 1 and all(s.kind == "full" for s in specs):
+        return _uniform_type_layout(specs, settings)
 
     block_size = _aligned_block_size(specs, settings)
     page = _unified_page(specs, block_size)
@@ -143,6 +145,24 @@ def plan_kv_layout(
     )
 
 
+def _uniform_type_layout(specs: list[_Spec], settings: CacheSettings) -> KvLayout:
+    """Full-attention layers of different head shapes: one group whose pages add up."""
+    layers = sum(s.count for s in specs)
+    page = settings.block_size * sum(s.count * s.bytes_per_token for s in specs)
+    per_request = math.ceil(settings.max_model_len / settings.block_size)
+    group = KvGroup("full", layers, settings.block_size, per_request, settings.max_model_len)
+    return KvLayout(
+        groups=(group,),
+        block_size=settings.block_size,
+        page_bytes=page,
+        group_size=layers,
+        bytes_per_block=page,
+        blocks_per_request=per_request,
+        padding_layers=0,
+        state_bytes_per_request=0,
+    )
+
+
 def kv_capacity(
     layout: KvLayout, available_bytes: int, max_model_len: int
 ) -> tuple[int, float, int]:
@@ -170,12 +190,15 @@ def max_len_that_fits(
 def _specs(
     attention: Sequence[AttentionLayers], states: Sequence[StateLayers], hybrid_manager: bool
 ) -> list[_Spec]:
-    """Merge alike layers; without the hybrid manager, local layers cost as much as full ones."""
+    """Merge alike layers; without the hybrid manager, local layers in a model that also has
+    full-attention layers cost as much as full ones (an all-sliding model keeps its window)."""
     counts: dict[_Spec, int] = {}
+    mixed = any(a.kind == "full" and a.count > 0 for a in attention)
     for layers in attention:
         if layers.count <= 0:
             continue
-        local = hybrid_manager and layers.window is not None and layers.kind != "full"
+        keep = hybrid_manager or not mixed
+        local = keep and layers.window is not None and layers.kind != "full"
         key = _Spec(
             kind=layers.kind if local else "full",
             count=0,
