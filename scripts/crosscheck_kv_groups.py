@@ -17,6 +17,7 @@ Prints one line per case and exits 1 on any mismatch.
 
 from __future__ import annotations
 
+import itertools
 import sys
 from types import SimpleNamespace as NS
 from typing import Any
@@ -60,7 +61,9 @@ def _vllm_config(settings: EngineSettings, layout_block: int) -> Any:
     )
 
 
-def _state_spec(meta: ModelMetadata, tp: int, block: int, padded: int) -> MambaSpec:
+def _state_spec(
+    meta: ModelMetadata, tp: int, block: int, padded: int, checkpoint: int
+) -> MambaSpec:
     model = DTYPES[meta.torch_dtype]
     ssm = DTYPES[meta.state_ssm_dtype or meta.torch_dtype]
     if meta.state_kind == "mamba2":
@@ -87,14 +90,16 @@ def _state_spec(meta: ModelMetadata, tp: int, block: int, padded: int) -> MambaS
         shapes=tuple(tuple(s) for s in shapes),
         dtypes=(model, ssm),
         page_size_padded=padded,
-        num_prefill_checkpoint_blocks=1 if meta.state_kind == "mamba2" else 0,
+        num_prefill_checkpoint_blocks=checkpoint,
     )
 
 
 def _vllm_specs(meta: ModelMetadata, settings: EngineSettings, block: int) -> dict[str, Any]:
     """One vLLM spec per layer, with our per-token bytes as int8 'heads'."""
     tp = settings.tensor_parallel_size
-    attention, states = kv_layer_specs(meta, settings.kv_dtype_bytes, tp)
+    attention, states = kv_layer_specs(
+        meta, settings.kv_dtype_bytes, tp, 1, settings.vllm_version, settings.gdn_flashinfer_prefill
+    )
     specs: dict[str, Any] = {}
     for a in attention:
         for i in range(a.count):
@@ -106,9 +111,11 @@ def _vllm_specs(meta: ModelMetadata, settings: EngineSettings, block: int) -> di
             specs[f"{a.kind}.{a.bytes_per_token}.{i}"] = spec
     padded = block * min((a.bytes_per_token for a in attention), default=0)
     for s in states:
-        state = _state_spec(meta, tp, block, max(padded, s.state_bytes))
+        state = _state_spec(meta, tp, block, max(padded, s.state_bytes), s.checkpoint_blocks)
         if state.state_content_size_bytes != s.state_bytes:
-            raise AssertionError(f"state bytes {s.state_bytes} != vLLM {state.state_content_size_bytes}")
+            raise AssertionError(
+                f"state bytes {s.state_bytes} != vLLM {state.state_content_size_bytes}"
+            )
         for i in range(s.count):
             specs[f"state.{i}"] = state
     return specs
@@ -134,7 +141,10 @@ def main() -> int:
             for length, tokens in ((8192, 2048), (32768, 8192), (131072, 16384)):
                 managers = (True,) if meta.state_kind else (True, False)
                 for manager in managers:
-                    for prefix in (True, False) if meta.state_kind else (True,):
+                    gdn = (False, True) if meta.state_kind == "gated_delta_net" else (False,)
+                    for prefix, hopper in itertools.product(
+                        (True, False) if meta.state_kind else (True,), gdn
+                    ):
                         settings = EngineSettings(
                             max_model_len=length,
                             max_num_seqs=256,
@@ -147,6 +157,7 @@ def main() -> int:
                             tensor_parallel_size=tp,
                             hybrid_kv_manager=manager,
                             prefix_caching=prefix,
+                            gdn_flashinfer_prefill=hopper,
                         )
                         layout = kv_layout(meta, settings)
                         config = _vllm_config(settings, layout.block_size)
@@ -165,7 +176,7 @@ def main() -> int:
                             bad += not same
                             print(
                                 f"{'ok ' if same else 'BAD'} {model_id:45} tp={tp} len={length:6} "
-                                f"mnbt={tokens:5} hma={int(manager)} pc={int(prefix)} "
+                                f"mnbt={tokens:5} hma={int(manager)} pc={int(prefix)} sm90={int(hopper)} "
                                 f"block={layout.block_size:4} ours={ours[0]}/{ours[2]}/{ours[1]:.2f} "
                                 f"vllm={kv_config.num_blocks}/{v_tokens}/{v_conc:.2f}"
                             )

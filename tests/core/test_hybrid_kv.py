@@ -274,3 +274,24 @@ def test_vllm_0_33_mamba2_keeps_a_prefill_checkpoint_page() -> None:
         meta, _settings(max_model_len=8192, tensor_parallel_size=4, prefix_caching=False)
     )
     assert {g.blocks_per_request for g in off.groups if g.kind == "state"} == {1}
+
+
+@pytest.mark.parametrize(("gpu", "pages", "align"), [("H100", 3, 64), ("A100 80GB", 2, 16)])
+def test_gated_delta_net_on_hopper_keeps_a_checkpoint_on_a_64_token_grid(
+    gpu: str, pages: int, align: int
+) -> None:
+    result = plan(
+        PlanRequest(
+            model=str(CONFIGS / "Qwen--Qwen3-Next-80B-A3B-Thinking"),
+            gpu=gpu,
+            gpus=4,
+            tensor_parallel_size=4,
+            max_model_len=32768,
+        )
+    )
+    layout = result.feasibility.per_gpu.kv_layout
+    assert layout is not None
+    assert layout.block_size % align == 0 and layout.block_size > 16
+    assert "Mamba/linear-attention layers" in layout.groups[1]
+    assert layout.groups[1].endswith(f"{pages} blocks per request")
+    assert f"held {pages}x" in layout.summary

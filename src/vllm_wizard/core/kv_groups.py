@@ -39,6 +39,7 @@ class StateLayers:
     count: int
     state_bytes: int
     checkpoint_blocks: int = 0
+    checkpoint_alignment: int = 1
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,7 @@ class _Spec:
     window: int | None
     state_bytes: int
     checkpoint_blocks: int = 0
+    checkpoint_alignment: int = 1
 
 
 def plan_kv_layout(
@@ -209,7 +211,15 @@ def _specs(
         counts[key] = counts.get(key, 0) + layers.count
     for state in states:
         if state.count > 0:
-            key = _Spec("state", 0, 0, None, state.state_bytes, state.checkpoint_blocks)
+            key = _Spec(
+                "state",
+                0,
+                0,
+                None,
+                state.state_bytes,
+                state.checkpoint_blocks,
+                state.checkpoint_alignment,
+            )
             counts[key] = counts.get(key, 0) + state.count
     ordered = sorted(counts.items(), key=lambda item: _KIND_ORDER[item[0].kind])
     return [replace(spec, count=count) for spec, count in ordered]
@@ -219,13 +229,20 @@ _KIND_ORDER = {"full": 0, "sliding": 1, "chunked": 2, "state": 3}
 
 
 def _aligned_block_size(specs: list[_Spec], settings: CacheSettings) -> int:
-    """Mamba hybrids: raise the attention block size until its page holds the state page."""
+    """Mamba hybrids: raise the attention block size until its page holds the state page.
+
+    With prefix caching, prefill checkpoints land on block boundaries, so the kernel
+    alignment also takes the states' checkpoint alignment (FlashInfer GDN: 64 tokens).
+    """
     block = settings.block_size
     state_page = max((s.state_bytes for s in specs if s.kind == "state"), default=0)
     attention = [s.bytes_per_token for s in specs if s.kind != "state"]
     if state_page and attention:
+        align = max(KERNEL_BLOCK_ALIGN, block)
+        if settings.prefix_caching:
+            align = math.lcm(align, *(s.checkpoint_alignment for s in specs if s.kind == "state"))
         per_token = min(attention)
-        needed = KERNEL_BLOCK_ALIGN * math.ceil(state_page / (KERNEL_BLOCK_ALIGN * per_token))
+        needed = align * math.ceil(state_page / (align * per_token))
         block = max(block, needed)
     return block
 

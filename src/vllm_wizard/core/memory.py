@@ -75,6 +75,9 @@ TWO_BATCHES_IN_FLIGHT_SINCE = Version("0.22.0")
 # vLLM 0.33's Mamba2 mixer exports a prefill checkpoint: one more state page per request
 # while prefix caching is on. Older releases (the 0.24 Qwen3.6 log) kept two pages.
 MAMBA2_CHECKPOINT_SINCE = Version("0.33.0")
+# 0.33's Gated DeltaNet exports one too where FlashInfer's GDN prefill runs (Hopper), and
+# its checkpoints sit on a 64-token grid that the attention block size must follow.
+GDN_FLASHINFER_CHECKPOINT_ALIGNMENT = 64
 V0_CHUNKED_PREFILL_ABOVE = 32768  # V0 turned chunked prefill on above this context
 V0_DEFAULT_MAX_NUM_SEQS = 256
 LARGE_GPU_DEFAULT_BYTES = 160 * GiB
@@ -171,6 +174,7 @@ class EngineSettings:
     corrections: ComponentCorrection = field(default_factory=ComponentCorrection)
     hybrid_kv_manager: bool = True
     prefix_caching: bool = True
+    gdn_flashinfer_prefill: bool = False
 
 
 @dataclass(frozen=True)
@@ -298,6 +302,7 @@ def kv_layer_specs(
     tp: int = 1,
     pp: int = 1,
     vllm_version: str = "0.33.0",
+    gdn_flashinfer_prefill: bool = False,
 ) -> tuple[list[AttentionLayers], list[StateLayers]]:
     """The cache-holding layers of the PP stage with the most of them, as vLLM specs them.
 
@@ -309,8 +314,10 @@ def kv_layer_specs(
     if meta.state_kind is not None and meta.state_layers:
         count = _layers_on_worst_stage(meta.state_layers, pp)
         since = Version(parse_vllm_version(vllm_version).base_version) >= MAMBA2_CHECKPOINT_SINCE
-        checkpoint = 1 if meta.state_kind == "mamba2" and since else 0
-        states.append(StateLayers(count, _state_bytes_per_layer(meta, tp), checkpoint))
+        gdn = meta.state_kind == "gated_delta_net" and gdn_flashinfer_prefill
+        checkpoint = 1 if since and (meta.state_kind == "mamba2" or gdn) else 0
+        alignment = GDN_FLASHINFER_CHECKPOINT_ALIGNMENT if since and gdn else 1
+        states.append(StateLayers(count, _state_bytes_per_layer(meta, tp), checkpoint, alignment))
     if meta.attention == "mla" and meta.mla_kv_dim is not None:
         per_layer = kv_bytes_per_token(meta, kv_dtype_bytes, tp, pp) // layers
         return [AttentionLayers("full", layers, per_layer)], states
@@ -338,6 +345,7 @@ def kv_layout(
         settings.tensor_parallel_size,
         pp or settings.pipeline_parallel_size,
         settings.vllm_version,
+        settings.gdn_flashinfer_prefill,
     )
     cache = CacheSettings(
         block_size=settings.block_size,

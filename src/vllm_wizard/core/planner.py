@@ -39,6 +39,7 @@ from vllm_wizard.core.model_source import load_model_metadata
 from vllm_wizard.core.performance import Workload, build_inputs, estimate_performance
 from vllm_wizard.core.recommend import (
     FP8_KV_MIN_CAPABILITY,
+    capability_x10,
     check_tp,
     quantization_problem,
     recommend_max_num_batched_tokens,
@@ -75,6 +76,7 @@ from vllm_wizard.units import GiB, MiB, bytes_to_gib, gib_to_bytes
 
 logger = logging.getLogger(__name__)
 
+HOPPER_X10 = 90  # vLLM 0.33 runs FlashInfer's GDN prefill on SM90 without conditions
 DEFAULT_MAX_MODEL_LEN = 2048  # vLLM's fallback when a config names no context length
 CONTEXT_ROUNDING = 256
 # gpu_memory_utilization written when the user gives none; consumer cards may drive a
@@ -561,6 +563,7 @@ def _engine_settings(
         corrections=hardware.correction,
         hybrid_kv_manager=not request.disable_hybrid_kv_cache_manager,
         prefix_caching=request.enable_prefix_caching is not False,
+        gdn_flashinfer_prefill=capability_x10(hardware.spec.compute_capability) == HOPPER_X10,
     )
 
 
@@ -976,8 +979,9 @@ def kv_layout_report(layout: KvLayout, settings: EngineSettings) -> KvLayoutRepo
     if sliding is not None:
         words.append(f"Sliding-window layers hold at most {sliding:,} tokens per request.")
     if state_mib is not None:
-        copies = "twice (prefix caching keeps a checkpoint)" if settings.prefix_caching else "once"
-        words.append(f"Mamba state: {state_mib:g} MiB per request on this GPU, held {copies}.")
+        pages = max(g.blocks_per_request for g in layout.groups if g.kind == "state")
+        why = " (prefix caching keeps cached states and prefill checkpoints)" if pages > 1 else ""
+        words.append(f"Mamba state: {state_mib:g} MiB per request on this GPU, held {pages}x{why}.")
     if layout.padding_layers:
         words.append(f"{layout.padding_layers} padding layer slot(s) waste some KV memory.")
     if not settings.hybrid_kv_manager:
