@@ -12,6 +12,7 @@ from tests.conftest import CONFIGS
 from vllm_wizard.core.kv_groups import kv_capacity
 from vllm_wizard.core.memory import (
     EngineSettings,
+    batches_in_flight,
     kv_bytes_per_token,
     kv_layer_specs,
     kv_layout,
@@ -295,3 +296,16 @@ def test_gated_delta_net_on_hopper_keeps_a_checkpoint_on_a_64_token_grid(
     assert "Mamba/linear-attention layers" in layout.groups[1]
     assert layout.groups[1].endswith(f"{pages} blocks per request")
     assert f"held {pages}x" in layout.summary
+
+
+def test_pipeline_stages_each_keep_a_batch_in_flight() -> None:
+    assert [batches_in_flight("0.33.0", pp) for pp in (1, 2, 4)] == [2, 2, 4]
+    assert batches_in_flight("0.21.0", 4) == 1
+    meta = _meta("openai--gpt-oss-120b")
+    four = kv_layout(
+        meta,
+        _settings(max_model_len=131072, max_num_batched_tokens=2048, pipeline_parallel_size=4),
+    )
+    assert {g.tokens_held for g in four.groups if g.kind == "sliding"} == {
+        (math.ceil((127 + 4 * 2048) / 16) + 1) * 16
+    }

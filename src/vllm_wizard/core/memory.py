@@ -351,7 +351,9 @@ def kv_layout(
         block_size=settings.block_size,
         max_model_len=max(1, max_model_len or settings.max_model_len),
         max_num_batched_tokens=settings.max_num_batched_tokens,
-        max_concurrent_batches=batches_in_flight(settings.vllm_version),
+        max_concurrent_batches=batches_in_flight(
+            settings.vllm_version, settings.pipeline_parallel_size
+        ),
         hybrid_manager=settings.hybrid_kv_manager,
         prefix_caching=settings.prefix_caching,
     )
@@ -359,10 +361,11 @@ def kv_layout(
 
 
 @functools.lru_cache(maxsize=64)
-def batches_in_flight(version: str) -> int:
-    """Batches vLLM counts in flight when bounding sliding-window blocks per request."""
+def batches_in_flight(version: str, pp: int = 1) -> int:
+    """Batches vLLM counts in flight when bounding sliding-window blocks per request:
+    two with async scheduling, one per pipeline stage under PP (V1 model runner)."""
     base = Version(parse_vllm_version(version).base_version)
-    return 2 if base >= TWO_BATCHES_IN_FLIGHT_SINCE else 1
+    return max(2, pp) if base >= TWO_BATCHES_IN_FLIGHT_SINCE else 1
 
 
 def request_kv_bytes(meta: ModelMetadata, settings: EngineSettings, context: int) -> int:
