@@ -357,6 +357,14 @@ def kv_layout(
         hybrid_manager=settings.hybrid_kv_manager,
         prefix_caching=settings.prefix_caching,
     )
+    return _grouped(tuple(attention), tuple(states), cache)
+
+
+@functools.lru_cache(maxsize=4096)
+def _grouped(
+    attention: tuple[AttentionLayers, ...], states: tuple[StateLayers, ...], cache: CacheSettings
+) -> KvLayout:
+    """plan_kv_layout, cached: `size` and the bisections ask for the same layouts often."""
     return plan_kv_layout(attention, states, cache)
 
 
