@@ -15,6 +15,7 @@ from vllm_wizard.cli.check_log import check_log
 from vllm_wizard.cli.detect import detect_command
 from vllm_wizard.cli.errors import EXIT_USER, report_error, wants_json
 from vllm_wizard.cli.gpus import gpus_command
+from vllm_wizard.cli.models import models_command
 from vllm_wizard.cli.size import size_command
 from vllm_wizard.cli.web import web_command
 from vllm_wizard.schemas.request import DEFAULT_VLLM_VERSION, PlanRequest
@@ -155,6 +156,7 @@ app.command("check-command")(gen.check_command)
 
 app.command("check-log")(check_log)
 app.command("gpus")(gpus_command)
+app.command("models")(models_command)
 app.command("detect")(detect_command)
 app.command("benchmark")(benchmark_command)
 app.command("size")(size_command)
