@@ -30,6 +30,7 @@ from vllm_wizard.core.memory import (
     max_context_at_sequences,
     max_sequences_at_context,
     model_weights_bytes,
+    mxfp4_moe_alignment,
     plan_gpu_budget,
     replica_headroom_bytes,
     replica_kv_bytes_per_token,
@@ -591,6 +592,9 @@ def _engine_settings(
         else None,
         vllm_version=request.vllm_version,
         corrections=hardware.correction,
+        moe_kernel_alignment=mxfp4_moe_alignment(
+            hardware.spec.compute_capability, hardware.spec.vendor
+        ),
     )
 
 
