@@ -176,5 +176,6 @@ def main(argv: list[str] | None = None) -> None:
         print(f"error: {message} (see --help)", file=sys.stderr)
         sys.exit(EXIT_USER)
     except Exception as exc:
-        sys.exit(report_error(exc, as_json=wants_json(sys.argv[1:] if argv is None else argv)))
+        given = sys.argv[1:] if argv is None else argv
+        sys.exit(report_error(exc, as_json=wants_json(given), argv=given))
     sys.exit(0)
