@@ -830,11 +830,15 @@ def _vllm_args(
         args["pipeline_parallel_size"] = c.pp
         why["pipeline_parallel_size"] = "The model does not fit in one node; stages span nodes."
     args["dtype"] = weight_dtype
-    why["dtype"] = (
-        "Checkpoint dtype (what --dtype auto would pick), written out."
-        if request.dtype == "auto"
-        else "As requested."
-    )
+    if request.dtype != "auto":
+        why["dtype"] = "As requested."
+    elif weight_dtype != meta.torch_dtype and meta.torch_dtype == "bfloat16":
+        why["dtype"] = (
+            f"The checkpoint is bfloat16, but this GPU (compute capability "
+            f"{hardware.spec.compute_capability}) has no bfloat16; vLLM runs float16."
+        )
+    else:
+        why["dtype"] = "Checkpoint dtype (what --dtype auto would pick), written out."
     args["gpu_memory_utilization"] = s.gpu_memory_utilization
     why["gpu_memory_utilization"] = (
         "Share of each GPU vLLM may use; vLLM's own default is "
