@@ -18,8 +18,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-from scripts.check_with_vllm import _catalog_folder, check
 from tests.core.stub_launch import run_script, serve_args
+
+from scripts.check_with_vllm import _catalog_folder, check
 from vllm_wizard.core.artifacts import render_files
 from vllm_wizard.core.planner import plan
 from vllm_wizard.schemas.request import PlanRequest
