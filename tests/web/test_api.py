@@ -291,3 +291,17 @@ def test_size_bad_input_is_422_with_field_value_and_fix(client: TestClient) -> N
     outside = client.post("/api/size", json={"model": "/etc", "concurrency": 1})
     assert outside.status_code == 422
     assert outside.json()["error"]["field"] == "model"
+
+
+def test_size_fragment_renders_the_ranked_table_and_errors(client: TestClient) -> None:
+    params = [("model", LLAMA), ("size_target", "concurrency"), ("size_value", "8"),
+              ("size_gpu", "L40S"), ("size_gpu", "A100 SXM 80GB"), ("max_model_len", "")]  # fmt: skip
+    page = client.get("/ui/size", params=params)
+    assert page.status_code == 200
+    assert 'id="size-table"' in page.text and "8 concurrent requests" in page.text
+    assert page.text.count('class="open-plan"') == page.text.count("<tr data-rank=")
+    assert "RTX" not in page.text  # the shortlist holds
+    empty = client.get("/ui/size", params={"size_value": "8"})
+    assert 'id="size-error"' in empty.text and "choose a model" in empty.text
+    bad = client.get("/ui/size", params={"model": LLAMA, "size_value": "x"})
+    assert "concurrency" in bad.text and 'role="alert"' in bad.text

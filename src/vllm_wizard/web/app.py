@@ -248,6 +248,7 @@ def _add_page_routes(app: FastAPI, templates: Jinja2Templates) -> None:
             "defaults": _form_defaults(),
             "catalog_models": _model_choices(app.state.models_dir, None).models,
             "catalog_gpus": [spec.name for spec in load_gpu_catalog()],
+            "size_targets": form.SIZE_TARGETS,
             "share_url": form.share_url(params),
             "version": __version__,
         }
@@ -260,6 +261,13 @@ def _add_page_routes(app: FastAPI, templates: Jinja2Templates) -> None:
         response = templates.TemplateResponse(request, "_results.html", context)
         response.headers["HX-Push-Url"] = form.share_url(params)
         return response
+
+    @app.get("/ui/size", response_class=HTMLResponse, include_in_schema=False)
+    def size_fragment(request: Request) -> HTMLResponse:
+        params = request.query_params
+        fields = form.size_fields(params, params.getlist("size_gpu"))
+        context = _size_context(fields, app.state.models_dir)
+        return templates.TemplateResponse(request, "_size.html", context)
 
 
 def _form_defaults() -> dict[str, Any]:
@@ -291,6 +299,21 @@ def _results_context(params: dict[str, str], models_dir: Path | None) -> dict[st
         "chart": charts.concurrency_chart(result, request.concurrency),
         "plan_json": json.dumps(data, indent=2),
     }
+
+
+def _size_context(fields: dict[str, Any], models_dir: Path | None) -> dict[str, Any]:
+    """The search for the Find-hardware form: its result, or the error to show."""
+    if "model" not in fields:
+        message = "model is empty; choose a model in the form above, then search."
+        return {"result": None, "error": error_document(message, field="model")}
+    try:
+        result = run_size(SizeRequest(**fields), models_dir)
+    except ValidationError as exc:
+        return {"result": None, "error": _error_detail(validation_error_response(exc.errors()))}
+    except WizardError as exc:
+        value = fields.get(exc.field or "")
+        return {"result": None, "error": error_document(exc.message, field=exc.field, value=value)}
+    return {"result": result, "error": None, "targets": form.SIZE_TARGET_LABELS}
 
 
 def _error_detail(response: JSONResponse) -> dict[str, Any]:
