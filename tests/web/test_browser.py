@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -152,19 +153,23 @@ def test_find_hardware_ranks_rows_and_opens_one_as_plan(page: Any) -> None:
     rows.first.wait_for()
     assert "2,000 output tokens/s" in page.locator("#size-caption").inner_text()
     opened = page.locator("#size-table tbody tr:has(button.open-plan:enabled)").first
-    gpu = opened.locator("th[scope=row]").inner_text()  # "2× L40S 48GB"
-    count, name = gpu.split("× ", 1)
-    opened.get_by_role("button", name="Open as plan").click()
+    button = opened.get_by_role("button", name="Open as plan")
+    args = json.loads(button.get_attribute("data-plan"))
+    assert opened.locator("th[scope=row]").inner_text() == f"{args['gpus']}× {args['gpu']}"
+    button.click()
     page.wait_for_function(
-        "n => location.search.includes('gpus=' + n) && location.search.includes('concurrency=')",
-        arg=count,
+        "n => new URLSearchParams(location.search).get('concurrency') === n",
+        arg=str(args["concurrency"]),
     )
     page.locator("#fits-badge").wait_for()
-    assert page.get_by_label("GPU", exact=True).input_value() == name
-    assert page.get_by_label("GPU count", exact=True).input_value() == count
-    assert f"on {count}× {name}" in page.locator(".verdict").inner_text()
+    assert page.get_by_label("GPU", exact=True).input_value() == args["gpu"]
+    assert page.get_by_label("GPU count", exact=True).input_value() == str(args["gpus"])
+    assert f"on {args['gpus']}× {args['gpu']}" in page.locator(".verdict").inner_text()
     query = parse_qs(urlparse(page.url).query)
-    assert query["gpu"] == [name] and query["quantization"] == ["fp8"]
+    for key in ("gpu", "gpus", "tensor_parallel_size", "max_model_len", "quantization"):
+        if key in args:
+            assert query[key] == [str(args[key])], key
+    assert query.get("kv_cache_dtype", ["auto"]) == [args.get("kv_cache_dtype", "auto")]
 
 
 def test_find_hardware_fits_a_phone(browser: Any, live_server: str) -> None:

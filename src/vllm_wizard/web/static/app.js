@@ -157,6 +157,17 @@
     else if (target.classList.contains("open-plan")) openAsPlan(target);
   });
 
+  function dropOpenedSplit(event) {
+    // A row's pipeline split no longer holds once the user edits the hardware by hand.
+    // Capture phase: runs before HTMX reads the form for this same event.
+    if (!["gpu", "gpus", "tensor_parallel_size"].includes(event.target.name)) return;
+    if (event.target.form !== form()) return;
+    setField("pipeline_parallel_size", "");
+    setField("gpus_per_node", "");
+  }
+  document.addEventListener("input", dropOpenedSplit, true);
+  document.addEventListener("change", dropOpenedSplit, true);
+
   document.addEventListener("keydown", (event) => {
     // Arrow keys move between tabs, as the ARIA tabs pattern expects.
     const tab = event.target.closest && event.target.closest('[role="tab"]');
