@@ -74,3 +74,24 @@ def test_page_fragment_renders_any_query(params: dict[str, str]) -> None:
     response = _page_client().get("/ui/results", params=params)
     assert response.status_code == 200
     assert response.headers["HX-Push-Url"].startswith("/")
+
+
+_size_keys = st.sampled_from(
+    ["model", "size_target", "size_value", "size_max_ttft_ms", "size_gpu", "max_model_len", "x"]
+)
+_size_values = st.one_of(
+    st.text(max_size=30),
+    st.sampled_from(["meta-llama/Llama-3.1-8B-Instruct", "concurrency", "target_rps", "4", "L4"]),
+)
+
+
+@given(st.dictionaries(_size_keys, _size_values, max_size=6))
+@settings(max_examples=15, deadline=None, derandomize=True)
+def test_size_fragment_renders_any_query(params: dict[str, str]) -> None:
+    response = _page_client().get("/ui/size", params=params)
+    assert response.status_code == 200
+    assert (
+        'id="size-table"' in response.text
+        or 'role="alert"' in response.text
+        or ('id="size-empty"' in response.text)
+    )
