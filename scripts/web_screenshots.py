@@ -19,6 +19,7 @@ from vllm_wizard.web.app import create_app
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 PLAN = "/?model=meta-llama%2FLlama-3.1-8B-Instruct&gpu=H100+SXM&max_model_len=8192&concurrency=16"
+SHORTLIST = ["L4 24GB", "L40S 48GB", "A100 SXM 80GB", "H100 SXM 80GB"]
 TOO_BIG = "/?model=meta-llama%2FLlama-3.1-70B-Instruct&gpu=L40S&gpus=2&max_model_len=32768"
 
 
@@ -44,8 +45,21 @@ def _shoot(page: Page, name: str) -> None:
     print(f"wrote docs/{name}")
 
 
+def _find_hardware(page: Page, base: str) -> None:
+    """The Find-hardware section after a search: its form and the ranked table."""
+    page.goto(base + PLAN)
+    section = page.locator("#find-hardware")
+    section.get_by_label("Target", exact=True).select_option("target_output_tps")
+    section.get_by_label("Target value").fill("5000")
+    section.get_by_label("GPU shortlist (optional)").select_option(SHORTLIST)
+    section.get_by_role("button", name="Search GPUs").click()
+    page.locator("#size-table tbody tr").first.wait_for()
+    section.screenshot(path=str(DOCS / "web-find-hardware.png"))
+    print("wrote docs/web-find-hardware.png")
+
+
 def main() -> None:
-    """Summary, command, does-not-fit, error and phone-width states."""
+    """Summary, command, does-not-fit, error, find-hardware and phone-width states."""
     DOCS.mkdir(exist_ok=True)
     server, base = _serve()
     with sync_playwright() as p:
@@ -62,6 +76,7 @@ def main() -> None:
         _shoot(page, "web-does-not-fit.png")
         page.goto(base + "/?model=no-such-org%2Fno-such-model&gpu=H100+SXM")
         _shoot(page, "web-error.png")
+        _find_hardware(page, base)
         phone = browser.new_page(viewport={"width": 390, "height": 844}, device_scale_factor=2)
         phone.goto(base + PLAN)
         _shoot(phone, "web-phone.png")

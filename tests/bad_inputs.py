@@ -279,4 +279,46 @@ CASES: tuple[BadInput, ...] = (
         ],
         ("'foo' is not a profile field",),
     ),
+    BadInput(
+        "profile-malformed-yaml",
+        "profile",
+        lambda tmp: ["plan", "--profile", str(_file(tmp, "bad.yaml", "model: [unclosed\n"))],
+        ("not valid YAML", "line 2, column 1"),
+    ),
+    BadInput(
+        "profile-newer-version",
+        "profile",
+        lambda tmp: [
+            "plan",
+            "--profile",
+            str(_file(tmp, "new.yaml", "profile_version: 99\nmodel:\n  id: x\n")),
+        ],
+        ("profile_version 99 is not supported",),
+    ),
+    BadInput(
+        "output-dir-is-a-file",
+        "generate",
+        lambda tmp: [
+            "generate",
+            "--model",
+            MODEL,
+            *GPU,
+            "--output-dir",
+            str(_file(tmp, "afile", "")),
+        ],
+        ("is a file, not a folder",),
+    ),
+    BadInput(
+        "output-dir-not-writable",
+        "generate",
+        lambda tmp: [
+            "generate",
+            "--model",
+            MODEL,
+            *GPU,
+            "--output-dir",
+            str(_file(tmp, "plain", "") / "sub"),
+        ],
+        ("cannot write there", "Not a directory"),
+    ),
 )

@@ -85,5 +85,7 @@ def error_document(
     """
     if fix is None:
         head, sep, tail = message.rpartition("; ")
+        if not (sep and head):  # else the last sentence, when the message has several
+            head, sep, tail = message.rstrip(".").rpartition(". ")
         fix = tail if sep and head else f"Change {field or 'the input'} and try again."
     return {"error": {"field": field, "value": value, "message": message, "fix": fix}}

@@ -32,3 +32,16 @@ def test_the_docs_table_lists_every_case() -> None:
     text = DOC.read_text()
     missing = [case.id for case in CASES if f"`{case.id}`" not in text]
     assert not missing, f"docs/bad-input.md lacks {missing}; run scripts/bad_input_table.py"
+
+
+def test_json_errors_carry_the_given_value_and_the_fix(capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    code, out, err = run_cli(
+        capsys, "plan", "--model", "meta-llama/Llama-3.1-8B-Instruct", "--gpu=H300", "--json"
+    )
+
+    assert code == 2 and out == ""
+    error = json.loads(err)["error"]
+    assert (error["field"], error["value"]) == ("gpu", "H300")
+    assert error["fix"].startswith("Use one of these names")

@@ -17,6 +17,7 @@ def _run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str,
     with pytest.raises(SystemExit) as exc:
         main(args)
     out = capsys.readouterr()
+    assert "Traceback (most recent call last)" not in out.err, out.err
     return int(exc.value.code or 0), out.out, out.err
 
 

@@ -144,3 +144,15 @@ def test_plan_gpu_auto_without_gpu(
     data = plan_json(capsys, "--model", LLAMA_8B, "--gpu", "auto", "--vram-gb", "24")
     assert data["hardware"]["gpu_name"] == "custom"
     assert any("Planned with --vram-gb instead" in note for note in data["notes"])
+
+
+def test_models_lists_the_catalog_and_filters(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_cli(capsys, "models", "--json")
+    assert code == 0
+    models = json.loads(out)["models"]
+    ids = [m["id"] for m in models] + [a for m in models for a in m["aliases"]]
+    assert "meta-llama/Llama-3.1-8B-Instruct" in ids and len(models) >= 25
+    code, out, _ = run_cli(capsys, "models", "llama-3.1-8b")
+    assert code == 0 and "meta-llama/Llama-3.1-8B-Instruct" in out and "Qwen" not in out
+    code, _, err = run_cli(capsys, "models", "zzz")
+    assert code == 2 and err.startswith("error: No catalog model matches 'zzz'")

@@ -21,6 +21,9 @@ def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, s
         main(list(args))
     out, err = capsys.readouterr()
     code = exit_info.value.code
+    # Every CLI test goes through here: no error output anywhere may carry a traceback.
+    assert "Traceback (most recent call last)" not in err, err
+    assert "internal failure" not in err, err
     return (code if isinstance(code, int) else 1), out, err
 
 

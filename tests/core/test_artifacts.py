@@ -21,6 +21,13 @@ from vllm_wizard.core.command_check import (
     parse_serve_args,
     serve_tokens,
 )
+from vllm_wizard.core.corrections import (
+    ComponentCorrection,
+    PerformanceFactors,
+    corrections_path,
+    save_correction,
+    save_performance_factors,
+)
 from vllm_wizard.core.planner import plan
 from vllm_wizard.core.profile import dump_profile, load_profile
 from vllm_wizard.core.vllm_flags import load_flag_table
@@ -141,6 +148,7 @@ def test_profile_round_trip_is_exact_for_every_field() -> None:
         enable_prefix_caching=False,
         params_b=8.1,
         use_corrections=False,
+        recorded_corrections={"activation_bytes": 2**28, "tpot": 1.2},
     )
     explicit = request.model_dump(exclude_unset=True)
     assert set(explicit) | {"trust_remote_code", "tokenizer", "allow_long_max_model_len"} >= set(
@@ -254,3 +262,24 @@ def test_local_model_is_mounted_into_the_containers(monkeypatch: pytest.MonkeyPa
     assert mount in service["volumes"]
     assert service["command"][0] == inside
     assert parse_serve_args(serve_tokens(files["docker-run.sh"])).model == inside
+
+
+def test_a_profile_replays_the_corrections_its_plan_used(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("VLLM_WIZARD_CONFIG_DIR", str(tmp_path))
+    request = PlanRequest(model="meta-llama/Llama-3.1-8B-Instruct", gpu="H100 SXM", concurrency=8)
+    save_correction("H100 SXM 80GB", "llama", "0.33.0", ComponentCorrection(2**30), "a log")
+    factors = PerformanceFactors(ttft=1.5, tpot=1.25, output_throughput=0.8)
+    save_performance_factors("H100 SXM 80GB", request.model, "0.33.0", factors, "a run")
+    with_store = plan(request)
+    assert with_store.corrections_applied is not None
+    profile = render_files(with_store, request, ["profile"])["profile.yaml"]
+
+    corrections_path().unlink()  # another machine, without the store
+    replayed = plan(load_profile(profile))
+
+    assert replayed.feasibility == with_store.feasibility
+    assert replayed.performance == with_store.performance
+    assert any("from the profile" in note for note in replayed.notes)
+    assert plan(request).feasibility != with_store.feasibility

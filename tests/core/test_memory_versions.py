@@ -130,3 +130,33 @@ def test_corrections_shift_the_budget() -> None:
     a = plan_gpu_budget(meta, 80 * GiB, int(15 * GiB), s)
     b = plan_gpu_budget(meta, 80 * GiB, int(15 * GiB), shifted)
     assert a.kv_available_bytes - b.kv_available_bytes == GiB
+
+
+def test_mxfp4_experts_are_padded_to_the_gpus_moe_kernel_tile() -> None:
+    from vllm_wizard.core.catalog import catalog_metadata
+    from vllm_wizard.core.memory import mxfp4_moe_alignment, mxfp4_padding_bytes
+
+    meta = catalog_metadata("openai/gpt-oss-20b")
+    assert meta is not None and meta.quantization == "mxfp4"
+
+    def padding(cc: str, vendor: str = "nvidia", tp: int = 1) -> int:
+        settings = EngineSettings(
+            max_model_len=4096,
+            max_num_seqs=8,
+            max_num_batched_tokens=4096,
+            block_size=16,
+            enforce_eager=False,
+            gpu_memory_utilization=0.9,
+            weight_dtype_bytes=2,
+            kv_dtype_bytes=2,
+            tensor_parallel_size=tp,
+            moe_kernel_alignment=mxfp4_moe_alignment(cc, vendor),
+        )
+        return mxfp4_padding_bytes(meta, settings)
+
+    assert padding("9.0") == 0  # Hopper's Triton kernel: 2880 is already a multiple of 64
+    # Marlin (Ampere): hidden 2880 -> 3072, expert width 2880 -> 2944, 24 layers x 32 experts
+    marlin = 24 * 32 * 3 * (3072 * 2944 - 2880 * 2880) * (0.5 + 1 / 32)
+    assert padding("8.0") == int(marlin)
+    assert padding("8.0", tp=2) == int(24 * 32 * 3 * (3072 * 1536 - 2880 * 1440) * (0.5 + 1 / 32))
+    assert padding("gfx942", "amd") > padding("8.0")

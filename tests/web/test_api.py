@@ -122,12 +122,6 @@ def test_model_with_control_characters_is_422(client: TestClient) -> None:
     assert response.status_code == 422
 
 
-def test_size_answers_501_until_it_lands(client: TestClient) -> None:
-    response = client.post("/api/size", json={"model": LLAMA})
-    assert response.status_code == 501
-    assert set(response.json()["error"]) == {"field", "value", "message", "fix"}
-
-
 def test_generate_returns_every_file_as_json(client: TestClient) -> None:
     response = client.post("/api/generate", json={"model": LLAMA, "gpu": "L4", "gpus": 8})
     assert response.status_code == 200
@@ -249,3 +243,65 @@ def test_body_that_is_not_utf8_is_422(client: TestClient) -> None:
     )
     assert response.status_code == 422
     assert response.json()["error"]["field"] == "body"
+
+
+SIZE_BODY = {"model": LLAMA, "concurrency": 16, "gpus": ["H100 SXM", "L40S"], "top": 3}
+
+
+def test_size_returns_the_same_json_as_the_cli(client: TestClient, capsys) -> None:
+    response = client.post("/api/size", json=SIZE_BODY)
+    assert response.status_code == 200
+    try:
+        main(["size", "--model", LLAMA, "--concurrency", "16", "--gpu", "H100 SXM",
+              "--gpu", "L40S", "--top", "3", "--json"])  # fmt: skip
+    except SystemExit as exc:
+        assert exc.code == 0
+    document = response.json()
+    assert document == json.loads(capsys.readouterr().out)
+    assert 1 <= len(document["options"]) <= 3
+    assert {o["gpu_name"] for o in document["options"]} <= {"H100 SXM", "L40S 48GB"}
+
+
+def test_size_rows_of_a_local_model_post_back_to_plan(client: TestClient) -> None:
+    body = {"model": "qwen7b", "concurrency": 8, "gpus": ["A100 SXM 80GB"], "top": 20}
+    response = client.post("/api/size", json=body)
+    assert response.status_code == 200
+    document = response.json()
+    assert document["model"] == "qwen7b"
+    rows = [o for o in document["options"] if not o["needs_quantized_checkpoint"]]
+    assert rows and all(o["plan_args"]["model"] == "qwen7b" for o in document["options"])
+    planned = client.post("/api/plan", json=rows[0]["plan_args"])
+    assert planned.status_code == 200
+    hardware = planned.json()["hardware"]
+    assert hardware["gpu_name"] == "A100 SXM 80GB"
+    assert hardware["tensor_parallel_size"] == rows[0]["tensor_parallel_size"]
+
+
+def test_size_bad_input_is_422_with_field_value_and_fix(client: TestClient) -> None:
+    zero = client.post("/api/size", json={"model": LLAMA, "concurrency": 0})
+    assert zero.status_code == 422
+    assert zero.json()["error"]["field"] == "concurrency"
+    assert zero.json()["error"]["value"] == 0
+    two = client.post("/api/size", json={"model": LLAMA, "concurrency": 4, "target_rps": 2})
+    assert two.status_code == 422
+    assert "only one" in two.json()["error"]["message"]
+    gpu = client.post("/api/size", json={"model": LLAMA, "gpus": ["Voodoo 5"]})
+    assert gpu.status_code == 422
+    assert gpu.json()["error"]["fix"]
+    outside = client.post("/api/size", json={"model": "/etc", "concurrency": 1})
+    assert outside.status_code == 422
+    assert outside.json()["error"]["field"] == "model"
+
+
+def test_size_fragment_renders_the_ranked_table_and_errors(client: TestClient) -> None:
+    params = [("model", LLAMA), ("size_target", "concurrency"), ("size_value", "8"),
+              ("size_gpu", "L40S"), ("size_gpu", "A100 SXM 80GB"), ("max_model_len", "")]  # fmt: skip
+    page = client.get("/ui/size", params=params)
+    assert page.status_code == 200
+    assert 'id="size-table"' in page.text and "8 concurrent requests" in page.text
+    assert page.text.count('class="open-plan"') == page.text.count("<tr data-rank=")
+    assert "RTX" not in page.text  # the shortlist holds
+    empty = client.get("/ui/size", params={"size_value": "8"})
+    assert 'id="size-error"' in empty.text and "choose a model" in empty.text
+    bad = client.get("/ui/size", params={"model": LLAMA, "size_value": "x"})
+    assert "concurrency" in bad.text and 'role="alert"' in bad.text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,8 @@ def _plan(page: Any, model: str = LLAMA, context: str = "8192") -> None:
 
 def test_form_renders_a_plan_and_keeps_it_in_the_url(page: Any) -> None:
     _plan(page)
+    # an earlier input's request may answer first; wait for the submitted form's answer
+    page.wait_for_function("location.search.includes('max_model_len=8192')")
     badge = page.locator("#fits-badge")
     badge.wait_for()
     assert badge.inner_text() == "Fits"
@@ -137,3 +140,43 @@ def test_docs_render_offline(browser: Any, live_server: str) -> None:
     page.locator(".opblock-summary-path", has_text="/api/plan").first.wait_for()
     context.close()
     assert not outside, outside
+
+
+def test_find_hardware_ranks_rows_and_opens_one_as_plan(page: Any) -> None:
+    page.get_by_label("Model id or folder").fill(LLAMA)
+    section = page.locator("#find-hardware")
+    section.get_by_label("Target", exact=True).select_option("target_output_tps")
+    section.get_by_label("Target value").fill("2000")
+    section.get_by_label("GPU shortlist (optional)").select_option(["L40S 48GB", "H100 SXM 80GB"])
+    section.get_by_role("button", name="Search GPUs").click()
+    rows = page.locator("#size-table tbody tr")
+    rows.first.wait_for()
+    assert "2,000 output tokens/s" in page.locator("#size-caption").inner_text()
+    opened = page.locator("#size-table tbody tr:has(button.open-plan:enabled)").first
+    button = opened.get_by_role("button", name="Open as plan")
+    args = json.loads(button.get_attribute("data-plan"))
+    assert opened.locator("th[scope=row]").inner_text() == f"{args['gpus']}× {args['gpu']}"
+    button.click()
+    page.wait_for_function(
+        "n => new URLSearchParams(location.search).get('concurrency') === n",
+        arg=str(args["concurrency"]),
+    )
+    page.locator("#fits-badge").wait_for()
+    assert page.get_by_label("GPU", exact=True).input_value() == args["gpu"]
+    assert page.get_by_label("GPU count", exact=True).input_value() == str(args["gpus"])
+    assert f"on {args['gpus']}× {args['gpu']}" in page.locator(".verdict").inner_text()
+    query = parse_qs(urlparse(page.url).query)
+    for key in ("gpu", "gpus", "tensor_parallel_size", "max_model_len", "quantization"):
+        if key in args:
+            assert query[key] == [str(args[key])], key
+    assert query.get("kv_cache_dtype", ["auto"]) == [args.get("kv_cache_dtype", "auto")]
+
+
+def test_find_hardware_fits_a_phone(browser: Any, live_server: str) -> None:
+    context = browser.new_context(viewport={"width": 375, "height": 800})
+    page = context.new_page()
+    page.goto(f"{live_server}/?model={LLAMA}&gpu=H100+SXM")
+    page.get_by_role("button", name="Search GPUs").click()
+    page.locator("#size-table tbody tr").first.wait_for()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
+    context.close()

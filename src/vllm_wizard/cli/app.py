@@ -15,6 +15,7 @@ from vllm_wizard.cli.check_log import check_log
 from vllm_wizard.cli.detect import detect_command
 from vllm_wizard.cli.errors import EXIT_USER, report_error, wants_json
 from vllm_wizard.cli.gpus import gpus_command
+from vllm_wizard.cli.models import models_command
 from vllm_wizard.cli.size import size_command
 from vllm_wizard.cli.web import web_command
 from vllm_wizard.schemas.request import DEFAULT_VLLM_VERSION, PlanRequest
@@ -166,6 +167,7 @@ app.command("check-command")(gen.check_command)
 
 app.command("check-log")(check_log)
 app.command("gpus")(gpus_command)
+app.command("models")(models_command)
 app.command("detect")(detect_command)
 app.command("benchmark")(benchmark_command)
 app.command("size")(size_command)
@@ -185,5 +187,6 @@ def main(argv: list[str] | None = None) -> None:
         print(f"error: {message} (see --help)", file=sys.stderr)
         sys.exit(EXIT_USER)
     except Exception as exc:
-        sys.exit(report_error(exc, as_json=wants_json(sys.argv[1:] if argv is None else argv)))
+        given = sys.argv[1:] if argv is None else argv
+        sys.exit(report_error(exc, as_json=wants_json(given), argv=given))
     sys.exit(0)

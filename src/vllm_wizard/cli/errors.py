@@ -34,10 +34,25 @@ def wants_json(argv: list[str]) -> bool:
     )
 
 
-def error_json(exc: BaseException) -> dict[str, dict[str, object]]:
+def _given_value(field: str | None, argv: list[str]) -> str | None:
+    """What the command line gave for `field` (`--gpu H300` or `--gpu=H300`), if anything."""
+    if not field:
+        return None
+    flag = "--" + field.replace("_", "-")
+    for i, arg in enumerate(argv):
+        if arg == flag and i + 1 < len(argv):
+            return argv[i + 1]
+        if arg.startswith(flag + "="):
+            return arg.split("=", 1)[1]
+    return None
+
+
+def error_json(exc: BaseException, argv: list[str] | None = None) -> dict[str, dict[str, object]]:
     """The web API's error shape for `exc`, for `--json` on stderr."""
     if isinstance(exc, WizardError):
-        return error_document(exc.message, field=exc.field)
+        return error_document(
+            exc.message, field=exc.field, value=_given_value(exc.field, argv or [])
+        )
     if isinstance(exc, ValidationError):
         first = exc.errors()[0]
         field = ".".join(str(p) for p in first["loc"]) or "input"
@@ -55,12 +70,14 @@ def error_json(exc: BaseException) -> dict[str, dict[str, object]]:
     )
 
 
-def report_error(exc: BaseException, *, as_json: bool = False) -> int:
+def report_error(
+    exc: BaseException, *, as_json: bool = False, argv: list[str] | None = None
+) -> int:
     """Print `exc` on stderr (one line, or the JSON error shape) and return the exit code."""
     if os.environ.get("VLLM_WIZARD_DEBUG") == "1":
         traceback.print_exception(exc)
     if as_json:
-        print(json.dumps(error_json(exc), default=repr), file=sys.stderr)
+        print(json.dumps(error_json(exc, argv), default=repr), file=sys.stderr)
         return (
             exc.exit_code
             if isinstance(exc, WizardError)

@@ -114,28 +114,42 @@ def write_files(folder: Path, files: dict[str, str], *, force: bool) -> list[Pat
     """Write each file atomically; refuse to replace an existing one unless `force`."""
     from vllm_wizard.core.artifacts import EXECUTABLE
 
+    if folder.exists() and not folder.is_dir():
+        raise UserInputError(
+            f"--output-dir {folder} is a file, not a folder; pass a folder to write into.",
+            field="output_dir",
+        )
     existing = [folder / name for name in files if (folder / name).exists()]
     if existing and not force:
+        names = ", ".join(str(p) for p in existing)
         raise UserInputError(
-            f"{', '.join(str(p) for p in existing)} already exist(s); pass --force to "
+            f"{names} {'exists' if len(existing) == 1 else 'exist'}; pass --force to "
             "overwrite or choose another --output-dir.",
             field="output_dir",
         )
-    written = []
-    for name, text in files.items():
-        target = folder / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(text)
-            os.chmod(tmp, 0o755 if name in EXECUTABLE else 0o644)
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        written.append(target)
-    return written
+    try:
+        return [_write_one(folder / name, text, name in EXECUTABLE) for name, text in files.items()]
+    except OSError as exc:
+        raise UserInputError(
+            f"--output-dir {folder}: cannot write there ({exc.strerror or exc}); pass a "
+            "folder you can write to.",
+            field="output_dir",
+        ) from None
+
+
+def _write_one(target: Path, text: str, executable: bool) -> Path:
+    """Write `text` to a temporary file beside `target`, then rename it into place."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.chmod(tmp, 0o755 if executable else 0o644)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return target
 
 
 def _next_steps(written: list[Path], fits: bool) -> None:

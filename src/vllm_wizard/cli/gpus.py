@@ -44,7 +44,9 @@ def gpus_command(
         return
     from rich.console import Console
 
-    Console(highlight=False).print(gpu_table(specs))
+    # A pipe gets a width that fits every column; a terminal keeps its own.
+    width = None if sys.stdout.isatty() else 150
+    Console(highlight=False, width=width).print(gpu_table(specs))
 
 
 def gpu_table(specs: list[GpuSpec]) -> Table:

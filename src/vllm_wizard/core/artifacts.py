@@ -90,7 +90,10 @@ def render_files(result: PlanResult, request: PlanRequest, emit: list[str]) -> d
     for kind in emit:
         name = FILE_NAMES.get(kind, kind)
         if kind == "profile":
-            files[name] = dump_profile(request, emit, result.vllm_args)
+            recorded = request.model_copy(
+                update={"recorded_corrections": result.corrections_applied}
+            )
+            files[name] = dump_profile(recorded, emit, result.vllm_args)
         elif kind == "compose":
             files[name] = render_compose(result, model, tokens, context["header"], topo)
         elif kind == "k8s":

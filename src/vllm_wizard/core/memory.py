@@ -175,6 +175,7 @@ class EngineSettings:
     hybrid_kv_manager: bool = True
     prefix_caching: bool = True
     gdn_flashinfer_prefill: bool = False
+    moe_kernel_alignment: tuple[int, int] = (1, 1)
 
 
 @dataclass(frozen=True)
@@ -429,6 +430,46 @@ def weights_bytes_per_gpu(meta: ModelMetadata, total_weights: int, tp: int, pp: 
     return math.ceil((total_weights - kv_proj_bytes + replicated) / (tp * pp))
 
 
+# MXFP4 bytes per parameter: 4-bit values plus one 8-bit scale per 32.
+MXFP4_BYTES_PER_PARAM = 0.5 + 1 / 32
+
+
+def mxfp4_moe_alignment(compute_capability: str | None, vendor: str) -> tuple[int, int]:
+    """(hidden, intermediate-per-partition) multiples vLLM 0.33's MXFP4 MoE kernel pads to.
+
+    The backend follows the GPU (fused_moe/oracle/mxfp4.py): OAI Triton on Hopper pads the
+    intermediate width to 64; FlashInfer TRT-LLM on datacenter Blackwell pads to 256/128;
+    Marlin on Ampere, Ada and consumer Blackwell pads hidden to 256 and intermediate to 128;
+    ROCm's AITER pads both to 256.
+    """
+    if vendor == "amd":
+        return 256, 256
+    major = int(compute_capability.split(".")[0]) if compute_capability else 0
+    if major == 9:
+        return 1, 64
+    return 256, 128
+
+
+def mxfp4_padding_bytes(meta: ModelMetadata, settings: EngineSettings) -> int:
+    """Extra bytes per GPU when vLLM pads an MXFP4 checkpoint's experts to its kernel's tile.
+
+    Every routed expert's gate/up (2 x I x H) and down (H x I) weights grow from
+    H x I to H' x I' per TP rank, where I is the expert width split by TP.
+    """
+    if meta.quantization != "mxfp4" or not meta.num_experts:
+        return 0
+    hidden_align, inter_align = settings.moe_kernel_alignment
+    hidden = meta.hidden_size
+    inter = (meta.moe_intermediate_size or meta.intermediate_size) // settings.tensor_parallel_size
+    grown = _round_up(hidden, hidden_align) * _round_up(inter, inter_align) - hidden * inter
+    layers = math.ceil(meta.num_layers / settings.pipeline_parallel_size)
+    return int(layers * meta.num_experts * 3 * grown * MXFP4_BYTES_PER_PARAM)
+
+
+def _round_up(value: int, multiple: int) -> int:
+    return -(-value // multiple) * multiple
+
+
 def forward_activation_bytes(meta: ModelMetadata, settings: EngineSettings, tokens: int) -> int:
     """Peak of one forward pass over `tokens` tokens: the MLP's wide outputs dominate."""
     mlp_width = meta.intermediate_size or 4 * meta.hidden_size
@@ -497,7 +538,9 @@ def plan_gpu_budget(
     """Replay vLLM's start-up accounting for the worker with the fewest KV blocks."""
     tp, pp = settings.tensor_parallel_size, settings.pipeline_parallel_size
     requested = math.ceil(total_bytes * settings.gpu_memory_utilization)
-    weights = weights_bytes_per_gpu(meta, weights_total, tp, pp)
+    weights = weights_bytes_per_gpu(meta, weights_total, tp, pp) + mxfp4_padding_bytes(
+        meta, settings
+    )
 
     if settings.overhead_bytes is not None:
         activation, non_torch, graphs = settings.overhead_bytes, 0, 0

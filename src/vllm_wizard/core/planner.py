@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from vllm_wizard import __version__
 from vllm_wizard.core import dtypes
 from vllm_wizard.core.corrections import (
+    PerformanceFactors,
     apply_performance_factors,
     find_correction,
     find_performance_factors,
@@ -30,6 +31,7 @@ from vllm_wizard.core.memory import (
     kv_layout,
     max_sequences_at_context,
     model_weights_bytes,
+    mxfp4_moe_alignment,
     plan_gpu_budget,
     replica_context_that_fits,
     replica_headroom_bytes,
@@ -208,7 +210,7 @@ def plan(
             update={"remedies": _remedies(request, meta, hardware, candidate, feasibility)}
         )
     performance = _performance(request, meta, hardware, candidate, weights_total, effective_quant)
-    performance = _apply_measured_factors(request, meta, hardware, performance, notes)
+    performance, factors = _apply_measured_factors(request, meta, hardware, performance, notes)
     if (
         request.target_latency_ms is not None
         and performance.tpot_ms_range[0] > request.target_latency_ms
@@ -240,6 +242,7 @@ def plan(
         performance=performance,
         artifacts=Artifacts(serve_command=render_serve_command(vllm_args, table)),
         notes=notes,
+        corrections_applied=_corrections_applied(hardware, factors),
     )
 
 
@@ -399,13 +402,41 @@ def _resolve_hardware(request: PlanRequest, notes: list[str]) -> Hardware:
     )
 
 
+_MEMORY_CORRECTION_KEYS = ("activation_bytes", "non_torch_bytes", "cuda_graph_bytes")
+_SPEED_FACTOR_KEYS = ("ttft", "tpot", "output_throughput")
+
+
+def _corrections_applied(
+    hardware: Hardware, factors: PerformanceFactors | None
+) -> dict[str, float] | None:
+    """The memory corrections and speed factors this plan used, for the profile to record."""
+    applied: dict[str, float] = {}
+    if hardware.correction != ComponentCorrection():
+        applied.update({k: float(v) for k, v in asdict(hardware.correction).items()})
+    if factors is not None:
+        applied.update(asdict(factors))
+    return applied or None
+
+
 def _apply_corrections(
     request: PlanRequest, meta: ModelMetadata, hardware: Hardware, notes: list[str]
 ) -> Hardware:
-    """Attach the correction `check-log --save` stored for this GPU, family and release."""
+    """Attach the correction `check-log --save` stored for this GPU, family and release.
+
+    A profile's recorded corrections take the store's place.
+    """
     if not request.use_corrections:
         return hardware
-    found = find_correction(hardware.spec.name, meta.model_type, request.vllm_version)
+    recorded = request.recorded_corrections
+    if recorded is not None:
+        c = ComponentCorrection(
+            **{k: int(v) for k, v in recorded.items() if k in _MEMORY_CORRECTION_KEYS}
+        )
+        if c == ComponentCorrection():
+            return hardware
+        found: tuple[ComponentCorrection, str] | None = (c, "the profile")
+    else:
+        found = find_correction(hardware.spec.name, meta.model_type, request.vllm_version)
     if found is None:
         return hardware
     c, source = found
@@ -424,20 +455,32 @@ def _apply_measured_factors(
     hardware: Hardware,
     performance: PerformanceReport,
     notes: list[str],
-) -> PerformanceReport:
-    """Scale the estimate by the ratios `benchmark --save` stored for this GPU, model, release."""
+) -> tuple[PerformanceReport, PerformanceFactors | None]:
+    """Scale the estimate by the ratios `benchmark --save` stored for this GPU, model, release.
+
+    A profile's recorded factors take the store's place.
+    """
     if not request.use_corrections:
-        return performance
-    found = find_performance_factors(hardware.spec.name, meta.model_id, request.vllm_version)
+        return performance, None
+    recorded = request.recorded_corrections
+    if recorded is not None:
+        f = PerformanceFactors(
+            **{k: float(v) for k, v in recorded.items() if k in _SPEED_FACTOR_KEYS}
+        )
+        if f == PerformanceFactors():
+            return performance, None
+        found: tuple[PerformanceFactors, str] | None = (f, "the profile")
+    else:
+        found = find_performance_factors(hardware.spec.name, meta.model_id, request.vllm_version)
     if found is None:
-        return performance
+        return performance, None
     f, source = found
     notes.append(
         f"Applied measured performance factors for {hardware.spec.name} / {meta.model_id} / "
         f"vLLM {request.vllm_version} (from {source}): TTFT x{f.ttft:.2f}, TPOT x{f.tpot:.2f}, "
         f"output tok/s x{f.output_throughput:.2f}; --no-corrections ignores them."
     )
-    return apply_performance_factors(performance, f)
+    return apply_performance_factors(performance, f), f
 
 
 def _detected_hardware(request: PlanRequest, notes: list[str]) -> Hardware | None:
@@ -564,6 +607,9 @@ def _engine_settings(
         hybrid_kv_manager=not request.disable_hybrid_kv_cache_manager,
         prefix_caching=request.enable_prefix_caching is not False,
         gdn_flashinfer_prefill=capability_x10(hardware.spec.compute_capability) == HOPPER_X10,
+        moe_kernel_alignment=mxfp4_moe_alignment(
+            hardware.spec.compute_capability, hardware.spec.vendor
+        ),
     )
 
 
@@ -797,11 +843,15 @@ def _vllm_args(
         args["pipeline_parallel_size"] = c.pp
         why["pipeline_parallel_size"] = "The model does not fit in one node; stages span nodes."
     args["dtype"] = weight_dtype
-    why["dtype"] = (
-        "Checkpoint dtype (what --dtype auto would pick), written out."
-        if request.dtype == "auto"
-        else "As requested."
-    )
+    if request.dtype != "auto":
+        why["dtype"] = "As requested."
+    elif weight_dtype != meta.torch_dtype and meta.torch_dtype == "bfloat16":
+        why["dtype"] = (
+            f"The checkpoint is bfloat16, but this GPU (compute capability "
+            f"{hardware.spec.compute_capability}) has no bfloat16; vLLM runs float16."
+        )
+    else:
+        why["dtype"] = "Checkpoint dtype (what --dtype auto would pick), written out."
     args["gpu_memory_utilization"] = s.gpu_memory_utilization
     why["gpu_memory_utilization"] = (
         "Share of each GPU vLLM may use; vLLM's own default is "

@@ -129,7 +129,7 @@ def load_profile(text: str, source: str = "profile") -> PlanRequest:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise InvalidParameterError(
-            f"{source} is not valid YAML ({exc}); fix the file.", field="profile"
+            f"{source} is not valid YAML ({_yaml_problem(exc)}); fix the file.", field="profile"
         ) from None
     fields = request_fields_from_profile(data, source)
     try:
@@ -141,3 +141,11 @@ def load_profile(text: str, source: str = "profile") -> PlanRequest:
             f"{source}: {where} = {first.get('input')!r}: {first['msg'].lower()}.",
             field="profile",
         ) from None
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """'expected ',' or ']' at line 2, column 1': the parser's complaint on one line."""
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    mark = getattr(exc, "problem_mark", None)
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+    return f"{problem}{where}"

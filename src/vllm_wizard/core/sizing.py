@@ -22,6 +22,7 @@ from vllm_wizard.core.memory import (
     EngineSettings,
     GpuBudget,
     model_weights_bytes,
+    mxfp4_moe_alignment,
     plan_gpu_budget,
     replica_headroom_bytes,
     replica_kv_bytes_per_token,
@@ -557,6 +558,7 @@ def _evaluate(
         tensor_parallel_size=layout.tp,
         pipeline_parallel_size=layout.pp,
         vllm_version=request.vllm_version,
+        moe_kernel_alignment=mxfp4_moe_alignment(spec.compute_capability, spec.vendor),
     )
     budget = plan_gpu_budget(meta, spec.memory_bytes, precision.weights_total_bytes, settings)
     per_request = replica_request_kv_bytes(meta, settings, search.max_model_len)

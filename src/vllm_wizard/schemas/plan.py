@@ -195,3 +195,8 @@ class PlanResult(BaseModel):
     performance: PerformanceReport = Field(description="Approximate speed as ranges.")
     artifacts: Artifacts = Field(description="Ready-to-run text such as the serve command.")
     notes: list[str] = Field(description="Assumptions made while reading the model and GPU.")
+    corrections_applied: dict[str, float] | None = Field(
+        default=None,
+        description="Saved corrections this plan applied (memory bytes, speed factors); a "
+        "profile records them as recorded_corrections.",
+    )

@@ -147,3 +147,9 @@ class PlanRequest(BaseModel):
         description="Apply corrections saved by `check-log --save` (memory) and `benchmark --save` "
         "(speed) for this GPU, model and release.",
     )
+    recorded_corrections: dict[str, float] | None = Field(
+        default=None,
+        description="Corrections a profile recorded (activation_bytes, non_torch_bytes, "
+        "cuda_graph_bytes; ttft, tpot, output_throughput factors). Used instead of the saved "
+        "store, so replaying a profile gives the same plan on any machine.",
+    )

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from fastapi import Body, FastAPI, Query, Request
+from fastapi import FastAPI, Query, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -23,14 +23,15 @@ from vllm_wizard.core.catalog import load_catalog
 from vllm_wizard.core.gpu_catalog import gpu_entry, list_gpus, load_gpu_catalog
 from vllm_wizard.core.gpu_detect import detect_gpus, detected_entries
 from vllm_wizard.core.planner import plan
+from vllm_wizard.core.sizing import size
 from vllm_wizard.errors import WizardError, error_document
 from vllm_wizard.schemas.api import CatalogModel, CatalogModels, ErrorResponse
 from vllm_wizard.schemas.gpu import GpuInventory
 from vllm_wizard.schemas.plan import PlanResult
 from vllm_wizard.schemas.request import PlanRequest
+from vllm_wizard.schemas.size import SizeRequest, SizeResult
 from vllm_wizard.web import charts, form
 from vllm_wizard.web.errors import (
-    error_response,
     install_error_handlers,
     validation_error_response,
     wizard_error_response,
@@ -45,11 +46,6 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     413: {"model": ErrorResponse, "description": "Request body over the size limit."},
     422: {"model": ErrorResponse, "description": "A field is invalid; `fix` says what to change."},
     503: {"model": ErrorResponse, "description": "The server's environment failed."},
-}
-NOT_BUILT: dict[int | str, dict[str, Any]] = {
-    501: {"model": ErrorResponse, "description": "Not available in this version yet."},
-    413: ERRORS[413],
-    422: ERRORS[422],
 }
 
 
@@ -82,16 +78,6 @@ def run_plan(request: PlanRequest, models_dir: Path | None) -> PlanResult:
     """Plan with the model confined to `models_dir` (raises WizardError for bad input)."""
     model = resolve_model_reference(request.model, models_dir)
     return plan(request.model_copy(update={"model": model}))
-
-
-def not_built(endpoint: str, issue: str) -> JSONResponse:
-    """501 for an endpoint whose core has not landed yet."""
-    return error_response(
-        501,
-        f"{endpoint} is not available in this version (it arrives with {issue})",
-        field=None,
-        fix="Use POST /api/plan for the plan and its serve command meanwhile.",
-    )
 
 
 ZIP_NAME = "vllm-deployment.zip"
@@ -130,9 +116,24 @@ def zip_bytes(files: dict[str, str], executable: set[str]) -> bytes:
     return buffer.getvalue()
 
 
-def size_search(request: dict[str, Any], models_dir: Path | None) -> Response:
-    """POST /api/size: the ranked hardware search."""
-    return not_built("POST /api/size", "the `size` command (issue 8)")
+def run_size(request: SizeRequest, models_dir: Path | None) -> SizeResult:
+    """Search with the model confined to `models_dir` (raises WizardError for bad input).
+
+    The answer names the model as the request gave it, not the server's folder, so a
+    row's plan_args post back to /api/plan (or the page's form) unchanged.
+    """
+    model = resolve_model_reference(request.model, models_dir)
+    result = size(request.model_copy(update={"model": model}))
+    return _named_as_given(result, request.model)
+
+
+def _named_as_given(result: SizeResult, model: str) -> SizeResult:
+    """The result with `model` as its model and in every option's plan_args."""
+    options = [
+        option.model_copy(update={"plan_args": {**option.plan_args, "model": model}})
+        for option in result.options
+    ]
+    return result.model_copy(update={"model": model, "options": options})
 
 
 def _add_api_routes(app: FastAPI) -> None:
@@ -161,10 +162,13 @@ def _add_api_routes(app: FastAPI) -> None:
         """Deployment files for a plan request, as JSON or (`?format=zip`) a zip."""
         return generate_files(request, format, app.state.models_dir)
 
-    @app.post("/api/size", responses=NOT_BUILT, tags=["api"])
-    def api_size(request: Annotated[dict[str, Any], Body()]) -> Response:
-        """The sizing search: GPU models and counts that fit, ranked."""
-        return size_search(request, app.state.models_dir)
+    @app.post("/api/size", response_model=SizeResult, responses=ERRORS, tags=["api"])
+    def api_size(request: SizeRequest) -> Any:
+        """The same JSON as `vllm-wizard size --json`: GPU models, counts and layouts, ranked."""
+        try:
+            return run_size(request, app.state.models_dir)
+        except WizardError as exc:
+            return wizard_error_response(exc, request.model_dump())
 
     @app.get("/api/gpus", tags=["api"])
     def api_gpus() -> dict[str, Any]:
@@ -244,6 +248,7 @@ def _add_page_routes(app: FastAPI, templates: Jinja2Templates) -> None:
             "defaults": _form_defaults(),
             "catalog_models": _model_choices(app.state.models_dir, None).models,
             "catalog_gpus": [spec.name for spec in load_gpu_catalog()],
+            "size_targets": form.SIZE_TARGETS,
             "share_url": form.share_url(params),
             "version": __version__,
         }
@@ -256,6 +261,13 @@ def _add_page_routes(app: FastAPI, templates: Jinja2Templates) -> None:
         response = templates.TemplateResponse(request, "_results.html", context)
         response.headers["HX-Push-Url"] = form.share_url(params)
         return response
+
+    @app.get("/ui/size", response_class=HTMLResponse, include_in_schema=False)
+    def size_fragment(request: Request) -> HTMLResponse:
+        params = request.query_params
+        fields = form.size_fields(params, params.getlist("size_gpu"))
+        context = _size_context(fields, app.state.models_dir)
+        return templates.TemplateResponse(request, "_size.html", context)
 
 
 def _form_defaults() -> dict[str, Any]:
@@ -287,6 +299,21 @@ def _results_context(params: dict[str, str], models_dir: Path | None) -> dict[st
         "chart": charts.concurrency_chart(result, request.concurrency),
         "plan_json": json.dumps(data, indent=2),
     }
+
+
+def _size_context(fields: dict[str, Any], models_dir: Path | None) -> dict[str, Any]:
+    """The search for the Find-hardware form: its result, or the error to show."""
+    if "model" not in fields:
+        message = "model is empty; choose a model in the form above, then search."
+        return {"result": None, "error": error_document(message, field="model")}
+    try:
+        result = run_size(SizeRequest(**fields), models_dir)
+    except ValidationError as exc:
+        return {"result": None, "error": _error_detail(validation_error_response(exc.errors()))}
+    except WizardError as exc:
+        value = fields.get(exc.field or "")
+        return {"result": None, "error": error_document(exc.message, field=exc.field, value=value)}
+    return {"result": result, "error": None, "targets": form.SIZE_TARGET_LABELS}
 
 
 def _error_detail(response: JSONResponse) -> dict[str, Any]:

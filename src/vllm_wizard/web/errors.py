@@ -1,7 +1,7 @@
 """Every API failure as `{"error": {"field", "value", "message", "fix"}}` with one status.
 
 422 for input the user fixes, 413 for an over-size body, 404/405 for unknown routes,
-501 for endpoints not built yet, 503 when the server's environment fails.
+503 when the server's environment fails.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-// The page's small behaviours: tabs, copy buttons, GPU detection, files and sizing calls.
+// The page's small behaviours: tabs, copy buttons, GPU detection, files, opening a size row.
 // Everything else (form -> results) is HTMX.
 (function () {
   "use strict";
@@ -120,15 +120,31 @@
     form().dispatchEvent(new Event("change", { bubbles: true }));
   }
 
-  async function sizeSearch() {
-    const status = document.getElementById("size-status");
-    status.textContent = "Searching…";
-    const response = await postJson("/api/size", formRequest());
-    if (!response.ok) {
-      status.textContent = await errorText(response);
-      return;
+  // plan_args keys the main form shows; the rest of a row's plan_args are size's defaults.
+  const PLAN_KEYS = ["model", "gpu", "gpus", "tensor_parallel_size", "max_model_len",
+    "concurrency", "kv_cache_dtype", "quantization"];
+  const FORM_DEFAULTS = { kv_cache_dtype: "auto", quantization: "" };
+
+  function setField(name, value) {
+    // Set a main-form input; a select gains the value as an option when it lacks it.
+    const el = form().elements[name];
+    if (!el) return;
+    const text = value === undefined || value === null ? "" : String(value);
+    if (el.tagName === "SELECT" && !Array.from(el.options).some((o) => o.value === text)) {
+      el.add(new Option(text, text));
     }
-    status.textContent = "";
+    el.value = text;
+  }
+
+  function openAsPlan(button) {
+    // Fill the main form from a ranked row's plan_args and plan it (HTMX pushes the URL).
+    const args = JSON.parse(button.dataset.plan);
+    for (const key of PLAN_KEYS) setField(key, args[key] ?? FORM_DEFAULTS[key]);
+    const split = args.pipeline_parallel_size > 1;
+    setField("pipeline_parallel_size", split ? args.pipeline_parallel_size : "");
+    setField("gpus_per_node", split ? args.gpus_per_node : "");
+    form().requestSubmit();
+    document.getElementById("results").scrollIntoView({ block: "start" });
   }
 
   document.addEventListener("click", (event) => {
@@ -138,8 +154,19 @@
     else if (target.classList.contains("copy")) copyFrom(target);
     else if (target.id === "download-zip") downloadZip();
     else if (target.id === "detect") detectGpus();
-    else if (target.id === "size-button") sizeSearch();
+    else if (target.classList.contains("open-plan")) openAsPlan(target);
   });
+
+  function dropOpenedSplit(event) {
+    // A row's pipeline split no longer holds once the user edits the hardware by hand.
+    // Capture phase: runs before HTMX reads the form for this same event.
+    if (!["gpu", "gpus", "tensor_parallel_size"].includes(event.target.name)) return;
+    if (event.target.form !== form()) return;
+    setField("pipeline_parallel_size", "");
+    setField("gpus_per_node", "");
+  }
+  document.addEventListener("input", dropOpenedSplit, true);
+  document.addEventListener("change", dropOpenedSplit, true);
 
   document.addEventListener("keydown", (event) => {
     // Arrow keys move between tabs, as the ARIA tabs pattern expects.
