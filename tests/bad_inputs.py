@@ -280,6 +280,18 @@ CASES: tuple[BadInput, ...] = (
         ("'foo' is not a profile field",),
     ),
     BadInput(
+        "float16-for-gemma3",
+        "dtype",
+        lambda _t: ["plan", "--model", "google/gemma-3-1b-it", *GPU, "--dtype", "fp16"],
+        ("refuses float16 for model type gemma3",),
+    ),
+    BadInput(
+        "bfloat16-on-a-gpu-without-it",
+        "dtype",
+        lambda _t: ["plan", "--model", MODEL, "--gpu", "T4", "--dtype", "bf16"],
+        ("has no bfloat16", "--dtype float16"),
+    ),
+    BadInput(
         "profile-malformed-yaml",
         "profile",
         lambda tmp: ["plan", "--profile", str(_file(tmp, "bad.yaml", "model: [unclosed\n"))],

@@ -177,3 +177,11 @@ def test_corrected_command_replaces_an_unshardable_tp_and_an_overlong_context() 
     assert "--tensor-parallel-size 2" in review.corrected
     assert "--max-model-len 131072" in review.corrected
     assert any("should start" in f for f in review.findings)
+
+
+def test_float16_for_a_gemma3_command_is_an_error_with_a_bfloat16_correction() -> None:
+    review = review_command("vllm serve google/gemma-3-1b-it --dtype float16", gpu="A100 80GB")
+
+    assert review.errors == 1
+    assert "refuses float16 for model type gemma3" in review.findings[0]
+    assert review.corrected.endswith("--dtype bfloat16")

@@ -160,3 +160,13 @@ def test_mxfp4_experts_are_padded_to_the_gpus_moe_kernel_tile() -> None:
     assert padding("8.0") == int(marlin)
     assert padding("8.0", tp=2) == int(24 * 32 * 3 * (3072 * 1536 - 2880 * 1440) * (0.5 + 1 / 32))
     assert padding("gfx942", "amd") > padding("8.0")
+
+
+def test_gemma3_on_a_gpu_without_bfloat16_runs_in_float32_not_float16() -> None:
+    from vllm_wizard.core.recommend import resolve_weight_dtype
+
+    assert resolve_weight_dtype("auto", "bfloat16", "7.5", "gemma3_text") == "float32"
+    assert resolve_weight_dtype("auto", "bfloat16", "7.5", "llama") == "float16"
+    assert resolve_weight_dtype("auto", "float16", "8.0", "gemma2") == "bfloat16"
+    with pytest.raises(InvalidParameterError, match="refuses float16"):
+        resolve_weight_dtype("float16", "bfloat16", "9.0", "gemma3")

@@ -125,7 +125,7 @@ def _human_int(text: str) -> int | None:
         return None
 
 
-def _with_flag_value(tokens: list[str], flag: str, value: int) -> list[str]:
+def _with_flag_value(tokens: list[str], flag: str, value: int | str) -> list[str]:
     """`tokens` with `flag`'s value replaced (both `--flag V` and `--flag=V` forms)."""
     out = list(tokens)
     for i, token in enumerate(out):
@@ -138,17 +138,27 @@ def _with_flag_value(tokens: list[str], flag: str, value: int) -> list[str]:
 
 def _check_model(
     model: str, fields: dict[str, Any], review: CommandReview, allow_long: bool
-) -> dict[str, int]:
-    """Findings on TP and context length; returns the flag values the corrected command uses."""
+) -> dict[str, int | str]:
+    """Findings on dtype, TP and context; returns the flag values the corrected command uses."""
     from vllm_wizard.core.model_source import load_model_metadata
-    from vllm_wizard.core.recommend import check_tp, valid_tp_sizes
+    from vllm_wizard.core.recommend import NO_FLOAT16_MODEL_TYPES, check_tp, valid_tp_sizes
 
-    fixes: dict[str, int] = {}
+    fixes: dict[str, int | str] = {}
     try:
         meta = load_model_metadata(model)
     except WizardError as exc:
         review.findings.append(f"note: model not checked ({exc.message})")
         return fixes
+    if (
+        fields.get("dtype") in ("float16", "half", "fp16")
+        and meta.model_type in NO_FLOAT16_MODEL_TYPES
+    ):
+        review.findings.append(
+            f"error: --dtype float16: vLLM refuses float16 for model type {meta.model_type} "
+            "(numerical instability); use bfloat16, or float32 on GPUs without bfloat16"
+        )
+        review.errors += 1
+        fixes["--dtype"] = "bfloat16"
     tp = fields.get("tensor_parallel_size")
     if tp is not None:
         try:

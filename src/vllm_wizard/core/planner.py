@@ -165,7 +165,7 @@ def plan(
     _check_max_model_len(request, model_max)
 
     weight_dtype = resolve_weight_dtype(
-        requested_dtype, meta.torch_dtype, hardware.spec.compute_capability
+        requested_dtype, meta.torch_dtype, hardware.spec.compute_capability, meta.model_type
     )
     effective_quant = quantization or meta.quantization
     _check_quantization_capability(effective_quant, hardware.spec.compute_capability)
@@ -848,7 +848,8 @@ def _vllm_args(
     elif weight_dtype != meta.torch_dtype and meta.torch_dtype == "bfloat16":
         why["dtype"] = (
             f"The checkpoint is bfloat16, but this GPU (compute capability "
-            f"{hardware.spec.compute_capability}) has no bfloat16; vLLM runs float16."
+            f"{hardware.spec.compute_capability}) has no bfloat16; vLLM runs {weight_dtype}"
+            + (" (it refuses float16 for this model type)." if weight_dtype == "float32" else ".")
         )
     else:
         why["dtype"] = "Checkpoint dtype (what --dtype auto would pick), written out."

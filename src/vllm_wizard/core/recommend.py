@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from vllm_wizard.errors import InvalidLayoutError
+from vllm_wizard.errors import InvalidLayoutError, InvalidParameterError
 from vllm_wizard.schemas.model import ModelMetadata
 from vllm_wizard.schemas.request import PlanRequest
 from vllm_wizard.units import GiB
@@ -109,19 +109,46 @@ def recommend_max_num_batched_tokens(
     return chosen
 
 
-def resolve_weight_dtype(
-    requested: str, checkpoint_dtype: str, compute_capability: str | None
-) -> str:
-    """The dtype vLLM loads weights in: 'auto' follows the checkpoint, fp32 becomes bf16.
+# Model types vLLM 0.33 refuses to run in float16 (`_FLOAT16_NOT_SUPPORTED_MODELS`).
+NO_FLOAT16_MODEL_TYPES = frozenset({"gemma2", "gemma3", "gemma3_text", "glm4"})
 
-    GPUs before compute capability 8.0 have no bfloat16, so vLLM falls back to float16.
+
+def resolve_weight_dtype(
+    requested: str, checkpoint_dtype: str, compute_capability: str | None, model_type: str = ""
+) -> str:
+    """The dtype vLLM loads weights in, as vLLM 0.33 resolves `--dtype`.
+
+    'auto' follows the checkpoint (float32 becomes bfloat16). GPUs before compute
+    capability 8.0 have no bfloat16: vLLM falls back to float16, or to float32 for the model
+    types it refuses in float16. An explicit dtype the GPU or model cannot take raises
+    InvalidParameterError, as vLLM refuses to start.
     """
-    dtype = checkpoint_dtype if requested == "auto" else requested
-    if requested == "auto" and dtype == "float32":
-        dtype = "bfloat16"
+    no_fp16 = model_type in NO_FLOAT16_MODEL_TYPES
+    if requested != "auto":
+        _check_requested_dtype(requested, compute_capability, model_type)
+        return requested
+    dtype = "bfloat16" if checkpoint_dtype == "float32" else checkpoint_dtype
     if dtype == "bfloat16" and _lacks_bf16(compute_capability):
-        dtype = "float16"
+        dtype = "float32" if no_fp16 else "float16"
+    if dtype == "float16" and no_fp16:
+        dtype = "float32" if _lacks_bf16(compute_capability) else "bfloat16"
     return dtype
+
+
+def _check_requested_dtype(requested: str, compute_capability: str | None, model_type: str) -> None:
+    if requested == "float16" and model_type in NO_FLOAT16_MODEL_TYPES:
+        raise InvalidParameterError(
+            f"--dtype float16: vLLM 0.33 refuses float16 for model type {model_type} "
+            "(numerical instability); use --dtype bfloat16, float32 or auto.",
+            field="dtype",
+        )
+    if requested == "bfloat16" and _lacks_bf16(compute_capability):
+        fallback = "float32" if model_type in NO_FLOAT16_MODEL_TYPES else "float16"
+        raise InvalidParameterError(
+            f"--dtype bfloat16: this GPU (compute capability {compute_capability}) has no "
+            f"bfloat16 and vLLM refuses to start; use --dtype {fallback} or auto.",
+            field="dtype",
+        )
 
 
 # Lowest compute capability (x10) each quantization method runs on in vLLM 0.33

@@ -456,7 +456,9 @@ def _search_layout(
 
 def _sequence_kv_bytes(search: _Search, spec: GpuSpec, kv_dtype: str, layout: _Layout) -> float:
     """Workload KV bytes one more sequence adds to a replica (context x fragmentation)."""
-    weight_dtype = resolve_weight_dtype("auto", search.meta.torch_dtype, spec.compute_capability)
+    weight_dtype = resolve_weight_dtype(
+        "auto", search.meta.torch_dtype, spec.compute_capability, search.meta.model_type
+    )
     kv_bytes = dtypes.kv_dtype_bytes(kv_dtype, weight_dtype)
     per_token = replica_kv_bytes_per_token(search.meta, kv_bytes, layout.tp, layout.pp)
     return search.max_model_len * search.request.fragmentation_factor * per_token
@@ -540,7 +542,9 @@ def _evaluate(
     """Budget one layout the way `plan` does, then estimate its speed."""
     search.budgeted += 1
     request, meta = search.request, search.meta
-    weight_dtype = resolve_weight_dtype("auto", meta.torch_dtype, spec.compute_capability)
+    weight_dtype = resolve_weight_dtype(
+        "auto", meta.torch_dtype, spec.compute_capability, meta.model_type
+    )
     kv_bytes = dtypes.kv_dtype_bytes(kv_dtype, weight_dtype)
     plan_request = search.plan_request(concurrency)
     seqs = recommend_max_num_seqs(plan_request)
