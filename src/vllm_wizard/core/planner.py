@@ -706,7 +706,11 @@ def _derived_context(
     if per_sequence >= model_max:
         return model_max
     rounded = per_sequence // CONTEXT_ROUNDING * CONTEXT_ROUNDING
-    return max(rounded, min(CONTEXT_ROUNDING, model_max))
+    # Never below the workload's own prompt + output: a shorter context serves none of its
+    # requests, and (for hybrid models, whose state does not grow with length) buys little.
+    wanted = request.prompt_tokens + request.gen_tokens
+    floor = -(-wanted // CONTEXT_ROUNDING) * CONTEXT_ROUNDING
+    return max(rounded, min(floor, model_max))
 
 
 def _replica_headroom(
