@@ -167,7 +167,15 @@ def _next_steps(written: list[Path], fits: bool) -> None:
     if "docker-run.sh" in names:
         steps.append(f"Or in Docker: {names['docker-run.sh']}")
     if "docker-compose.yaml" in names:
-        steps.append(f"Or with Compose: docker compose -f {names['docker-compose.yaml']} up -d")
+        compose = names["docker-compose.yaml"]
+        if "serve_command_ray.sh" in names:  # one server over several nodes
+            steps.append(
+                f"Or with Compose, on the head: NODE_RANK=0 HEAD_IP=<head address> docker compose "
+                f"-f {compose} --profile head up -d; on each other node: NODE_RANK=<1..> "
+                f"HEAD_IP=<head address> docker compose -f {compose} --profile worker up -d"
+            )
+        else:
+            steps.append(f"Or with Compose: docker compose -f {compose} up -d")
     k8s = sorted({p.parent for p in written if p.parent.name == "k8s"})
     if k8s:
         steps.append(f"Or on Kubernetes: kubectl apply -f {k8s[0]}")

@@ -90,6 +90,12 @@ def request_fields_from_profile(data: Any, source: str = "profile") -> dict[str,
             field="profile",
         )
     version = data.get("profile_version")
+    if version is None:
+        raise InvalidParameterError(
+            f"{source} has no profile_version; add `profile_version: {PROFILE_VERSION}` at the "
+            "top (profiles written by `generate --emit profile` carry it).",
+            field="profile",
+        )
     if version != PROFILE_VERSION:
         raise InvalidParameterError(
             f"{source}: profile_version {version!r} is not supported; this version reads "
