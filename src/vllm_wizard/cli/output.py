@@ -95,7 +95,7 @@ def _budget_table(r: PlanResult) -> Table:
     t.add_row("CUDA graphs", f"{g.cuda_graph_gb:.2f}", "")
     t.add_row("overhead (sum of the three)", "", f"{f.overhead_gb:.2f}")
     t.add_row("KV cache capacity", f"{g.kv_cache_capacity_gb:.2f}", "")
-    t.add_row("KV cache for the workload", "", f"{f.kv_cache_gb:.2f}")
+    t.add_row("KV cache for the workload (x fragmentation factor)", "", f"{f.kv_cache_gb:.2f}")
     t.add_row("headroom", "", f"{f.headroom_gb:.2f}")
     return t
 
@@ -125,8 +125,14 @@ def _capacity_table(r: PlanResult) -> Table:
     t = Table(title="Capacity", title_justify="left", show_header=False)
     t.add_row("KV cache size (vLLM: 'GPU KV cache size')", f"{f.kv_cache_capacity_tokens:,} tokens")
     t.add_row(f"max concurrency for {ml:,} tokens (vLLM)", f"{f.vllm_max_concurrency:.2f}x")
-    t.add_row(f"max concurrency at context {ml:,}", str(f.max_concurrency_at_context))
-    t.add_row("max context at the requested concurrency", f"{f.max_context_at_concurrency:,}")
+    t.add_row(
+        f"max concurrency at context {ml:,} (workload view: fragmentation, headroom)",
+        str(f.max_concurrency_at_context),
+    )
+    t.add_row(
+        "max context at the requested concurrency (workload view)",
+        f"{f.max_context_at_concurrency:,}",
+    )
     t.add_row("KV bytes per token per GPU", f"{f.per_gpu.kv_bytes_per_token:,}")
     layout = f.per_gpu.kv_layout
     if layout is not None:
