@@ -283,3 +283,37 @@ def test_a_profile_replays_the_corrections_its_plan_used(
     assert replayed.performance == with_store.performance
     assert any("from the profile" in note for note in replayed.notes)
     assert plan(request).feasibility != with_store.feasibility
+
+
+def test_bench_script_and_benchmark_command_send_the_same_workload() -> None:
+    from vllm_wizard.core.benchmark import default_num_prompts, equivalent_bench_command
+    from vllm_wizard.schemas.benchmark import BenchmarkWorkload
+
+    request = PlanRequest(
+        model="Qwen/Qwen3-8B", gpu="L40S", prompt_tokens=2000, gen_tokens=300, concurrency=16
+    )
+    bench = render_files(plan(request), request, ["bench"])["bench.sh"]
+    workload = BenchmarkWorkload(
+        prompt_tokens=2000,
+        gen_tokens=300,
+        concurrency=16,
+        num_prompts=default_num_prompts(16),
+        seed=0,
+    )
+    ours = shlex.split(
+        equivalent_bench_command("http://localhost:8000", request.model, request.model, workload)
+    )
+
+    def value(tokens: list[str], flag: str) -> str:
+        return tokens[tokens.index(flag) + 1]
+
+    script = shlex.split(
+        " ".join(
+            line.rstrip("\\")
+            for line in bench.splitlines()
+            if "bench" in line or line.startswith("  ")
+        )
+    )
+    for flag in ("--random-input-len", "--random-output-len", "--max-concurrency", "--num-prompts"):
+        assert value(script, flag) == value(ours, flag), flag
+    assert "--ignore-eos" in script and "--ignore-eos" in ours

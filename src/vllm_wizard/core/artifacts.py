@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from vllm_wizard import __version__
+from vllm_wizard.core.benchmark import default_num_prompts
 from vllm_wizard.core.k8s import PlainDumper, manifests
 from vllm_wizard.core.profile import dump_profile
 from vllm_wizard.core.render import serve_flag_tokens
@@ -44,9 +45,6 @@ NODE_RANK_WORDS = ['--node-rank "$NODE_RANK"', '--master-addr "$HEAD_IP"', '"${h
 PORT = 8000
 HF_CACHE_IN_CONTAINER = "/root/.cache/huggingface"
 MODELS_IN_CONTAINER = "/models"
-# Requests per benchmark run: enough rounds of the planned concurrency to reach a steady state.
-BENCH_ROUNDS = 5
-MIN_BENCH_PROMPTS = 50
 
 
 def parse_emit(value: str | None) -> list[str]:
@@ -154,7 +152,7 @@ def _context(
         "prompt_tokens": request.prompt_tokens,
         "gen_tokens": request.gen_tokens,
         "concurrency": request.concurrency,
-        "num_prompts": max(MIN_BENCH_PROMPTS, BENCH_ROUNDS * request.concurrency),
+        "num_prompts": default_num_prompts(request.concurrency),
         "expectation": (
             f"estimated output {perf.output_toks_per_s_range[0]:g}-"
             f"{perf.output_toks_per_s_range[1]:g} tok/s, TTFT {perf.ttft_ms_range[0]:g}-"
