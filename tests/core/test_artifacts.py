@@ -307,13 +307,7 @@ def test_bench_script_and_benchmark_command_send_the_same_workload() -> None:
     def value(tokens: list[str], flag: str) -> str:
         return tokens[tokens.index(flag) + 1]
 
-    script = shlex.split(
-        " ".join(
-            line.rstrip("\\")
-            for line in bench.splitlines()
-            if "bench" in line or line.startswith("  ")
-        )
-    )
+    script = shlex.split(bench.replace("\\\n", " "), comments=True)
     for flag in ("--random-input-len", "--random-output-len", "--max-concurrency", "--num-prompts"):
         assert value(script, flag) == value(ours, flag), flag
     assert "--ignore-eos" in script and "--ignore-eos" in ours
