@@ -66,9 +66,9 @@ def main() -> None:
     for ttft, itl, concurrency in SETTINGS:
         workload = BenchmarkWorkload(
             prompt_tokens=64,
-            gen_tokens=8,
+            gen_tokens=32,
             concurrency=concurrency,
-            num_prompts=2 * concurrency,
+            num_prompts=4 * concurrency,
             seed=1,
         )
         for _ in range(args.runs):

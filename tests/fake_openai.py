@@ -145,7 +145,13 @@ def fake_openai_server(state: FakeServerState) -> Iterator[str]:
 
 
 class _QuietServer(ThreadingHTTPServer):
-    """Clients closing kept-alive connections is normal here, not worth a traceback."""
+    """Clients closing kept-alive connections is normal here, not worth a traceback.
+
+    The listen backlog is raised from socketserver's 5: more concurrent connects than that
+    get their SYN dropped and retried a second later, which a real server never shows.
+    """
+
+    request_queue_size = 128
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         return
