@@ -1025,20 +1025,30 @@ def kv_layout_report(layout: KvLayout, settings: EngineSettings) -> KvLayoutRepo
     sliding = max(held) if held else None
     state = layout.state_bytes_per_request
     state_mib = round(state / MiB, 2) if state else None
-    words = [
-        f"{len(layout.groups)} KV group(s) of {layout.group_size} layers sharing one block pool; "
-        f"block size {layout.block_size} tokens; one request of {settings.max_model_len:,} "
-        f"tokens takes {layout.blocks_per_request:,} blocks of "
-        f"{layout.bytes_per_block / MiB:,.2f} MiB."
-    ]
+    words = []
     if sliding is not None:
-        words.append(f"Sliding-window layers hold at most {sliding:,} tokens per request.")
+        words.append(
+            f"Sliding-window layers hold at most {sliding:,} tokens per request, whatever the "
+            "context: they keep only the window plus the tokens in flight."
+        )
     if state_mib is not None:
         pages = max(g.blocks_per_request for g in layout.groups if g.kind == "state")
         why = " (prefix caching keeps cached states and prefill checkpoints)" if pages > 1 else ""
-        words.append(f"Mamba state: {state_mib:g} MiB per request on this GPU, held {pages}x{why}.")
+        words.append(
+            f"Mamba state: {state_mib:g} MiB per request on this GPU, a fixed cost whatever the "
+            f"context length, held {pages}x{why}."
+        )
+    words.append(
+        f"vLLM puts the layers in {len(layout.groups)} group(s) of {layout.group_size} sharing "
+        f"one block pool; block size {layout.block_size} tokens; one request of "
+        f"{settings.max_model_len:,} tokens takes {layout.blocks_per_request:,} blocks of "
+        f"{layout.bytes_per_block / MiB:,.2f} MiB."
+    )
     if layout.padding_layers:
-        words.append(f"{layout.padding_layers} padding layer slot(s) waste some KV memory.")
+        words.append(
+            f"{layout.padding_layers} empty layer slot(s) in the last group(s) waste a little "
+            "KV memory."
+        )
     if not settings.hybrid_kv_manager:
         words.append("Hybrid KV cache manager off: sliding layers cost as much as full ones.")
     return KvLayoutReport(
