@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from vllm_wizard.core.catalog import catalog_ids, lookup_catalog
+from vllm_wizard.core.catalog import CatalogEntry, search_catalog
 from vllm_wizard.errors import ModelNotFoundError
 
 
@@ -29,10 +29,7 @@ def models_command(
 
       vllm-wizard models qwen --json
     """
-    rows = [_row(model_id) for model_id in catalog_ids()]
-    if query:
-        needle = query.strip().lower()
-        rows = [r for r in rows if any(needle in name.lower() for name in (r["id"], *r["aliases"]))]
+    rows = [_row(entry) for entry in search_catalog(query)]
     if not rows:
         raise ModelNotFoundError(
             f"No catalog model matches {query!r}; run `vllm-wizard models` for the list, or "
@@ -45,9 +42,7 @@ def models_command(
     _print_table(rows)
 
 
-def _row(model_id: str) -> dict[str, Any]:
-    entry = lookup_catalog(model_id)
-    assert entry is not None  # catalog_ids() lists only catalog entries
+def _row(entry: CatalogEntry) -> dict[str, Any]:
     facts = entry.facts
     return {
         "id": entry.model_id,

@@ -55,3 +55,14 @@ def catalog_metadata(model_id: str) -> ModelMetadata | None:
 def catalog_ids() -> list[str]:
     """Canonical ids of every catalog model, sorted."""
     return sorted({entry.model_id for entry in load_catalog().values()})
+
+
+def search_catalog(query: str | None = None) -> list[CatalogEntry]:
+    """Catalog entries whose id or an alias contains `query` (case-insensitive), by id."""
+    needle = (query or "").strip().lower()
+    entries = {entry.model_id: entry for entry in load_catalog().values()}
+    return [
+        entry
+        for entry in sorted(entries.values(), key=lambda e: e.model_id.lower())
+        if not needle or any(needle in name.lower() for name in (entry.model_id, *entry.aliases))
+    ]

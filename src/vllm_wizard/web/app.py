@@ -19,7 +19,7 @@ from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
 
 from vllm_wizard import __version__
-from vllm_wizard.core.catalog import load_catalog
+from vllm_wizard.core.catalog import search_catalog
 from vllm_wizard.core.gpu_catalog import gpu_entry, list_gpus, load_gpu_catalog
 from vllm_wizard.core.gpu_detect import detect_gpus, detected_entries
 from vllm_wizard.core.planner import plan
@@ -222,11 +222,9 @@ def _detected_document(detector: Detector) -> dict[str, Any]:
 
 def _model_choices(models_dir: Path | None, query: str | None) -> CatalogModels:
     needle = (query or "").strip().lower()
-    entries = {entry.model_id: entry for entry in load_catalog().values()}
     models = [
         CatalogModel(id=e.model_id, aliases=list(e.aliases), source="catalog")
-        for e in sorted(entries.values(), key=lambda e: e.model_id.lower())
-        if not needle or any(needle in name.lower() for name in (e.model_id, *e.aliases))
+        for e in search_catalog(query)
     ]
     models += [
         CatalogModel(id=name, aliases=[], source="local")
