@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from vllm_wizard.core.memory import EngineSettings
 from vllm_wizard.schemas.model import ModelMetadata
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -47,3 +48,19 @@ def llama_meta(**overrides: Any) -> ModelMetadata:
     )
     base.update(overrides)
     return ModelMetadata(**base)
+
+
+def engine_settings(**overrides: Any) -> EngineSettings:
+    """Engine settings with test defaults (8K context, 16 sequences, bf16), editable."""
+    base: dict[str, Any] = dict(
+        max_model_len=8192,
+        max_num_seqs=16,
+        max_num_batched_tokens=8192,
+        block_size=16,
+        enforce_eager=False,
+        gpu_memory_utilization=0.9,
+        weight_dtype_bytes=2,
+        kv_dtype_bytes=2,
+    )
+    base.update(overrides)
+    return EngineSettings(**base)

@@ -8,7 +8,7 @@ import math
 
 import pytest
 
-from tests.conftest import CONFIGS
+from tests.conftest import CONFIGS, engine_settings
 from vllm_wizard.core.kv_groups import kv_capacity
 from vllm_wizard.core.memory import (
     EngineSettings,
@@ -32,18 +32,7 @@ def _meta(folder: str) -> ModelMetadata:
 
 
 def _settings(**kw: object) -> EngineSettings:
-    base: dict[str, object] = dict(
-        max_model_len=32768,
-        max_num_seqs=16,
-        max_num_batched_tokens=8192,
-        block_size=16,
-        enforce_eager=False,
-        gpu_memory_utilization=0.9,
-        weight_dtype_bytes=2,
-        kv_dtype_bytes=2,
-    )
-    base.update(kw)
-    return EngineSettings(**base)  # type: ignore[arg-type]
+    return engine_settings(**{"max_model_len": 32768, **kw})
 
 
 def test_nemotron_h_reads_mamba2_state_dims() -> None:

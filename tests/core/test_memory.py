@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from tests.conftest import llama_meta
+from tests.conftest import engine_settings, llama_meta
 from vllm_wizard.core.memory import (
     EngineSettings,
     cudagraph_capture_sizes,
@@ -21,18 +21,7 @@ from vllm_wizard.units import GiB
 
 
 def _settings(**kw: object) -> EngineSettings:
-    base: dict[str, object] = dict(
-        max_model_len=8192,
-        max_num_seqs=16,
-        max_num_batched_tokens=8192,
-        block_size=16,
-        enforce_eager=False,
-        gpu_memory_utilization=0.9,
-        weight_dtype_bytes=2,
-        kv_dtype_bytes=2,
-    )
-    base.update(kw)
-    return EngineSettings(**base)  # type: ignore[arg-type]
+    return engine_settings(**kw)
 
 
 @pytest.mark.parametrize(

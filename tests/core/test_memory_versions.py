@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from tests.conftest import llama_meta
+from tests.conftest import engine_settings, llama_meta
 from vllm_wizard.core.memory import (
     EngineSettings,
     activation_peak_bytes,
@@ -59,19 +59,9 @@ def test_release_defaults() -> None:
 
 
 def _settings(version: str, **kw: object) -> EngineSettings:
-    base: dict[str, object] = dict(
-        max_model_len=16000,
-        max_num_seqs=1024,
-        max_num_batched_tokens=8192,
-        block_size=16,
-        enforce_eager=False,
-        gpu_memory_utilization=0.9,
-        weight_dtype_bytes=2,
-        kv_dtype_bytes=2,
-        vllm_version=version,
+    return engine_settings(
+        **{"max_model_len": 16000, "max_num_seqs": 1024, "vllm_version": version, **kw}
     )
-    base.update(kw)
-    return EngineSettings(**base)  # type: ignore[arg-type]
 
 
 def test_graphs_deducted_only_from_021() -> None:
@@ -140,17 +130,8 @@ def test_mxfp4_experts_are_padded_to_the_gpus_moe_kernel_tile() -> None:
     assert meta is not None and meta.quantization == "mxfp4"
 
     def padding(cc: str, vendor: str = "nvidia", tp: int = 1) -> int:
-        settings = EngineSettings(
-            max_model_len=4096,
-            max_num_seqs=8,
-            max_num_batched_tokens=4096,
-            block_size=16,
-            enforce_eager=False,
-            gpu_memory_utilization=0.9,
-            weight_dtype_bytes=2,
-            kv_dtype_bytes=2,
-            tensor_parallel_size=tp,
-            moe_kernel_alignment=mxfp4_moe_alignment(cc, vendor),
+        settings = engine_settings(
+            tensor_parallel_size=tp, moe_kernel_alignment=mxfp4_moe_alignment(cc, vendor)
         )
         return mxfp4_padding_bytes(meta, settings)
 
