@@ -35,6 +35,7 @@ from vllm_wizard.units import GiB, gib_to_bytes
 
 DEFAULT_CASES = Path(__file__).resolve().parents[2] / "shared/reference/vllm-startup-memory.jsonl"
 ENGINE_FALLBACK_VERSION = {"V0": "0.7.3", "V1": "0.11.0"}
+UTILIZATION_TOLERANCE = 0.015
 FITTED = (
     "LOGITS_BYTES_PER_ENTRY",
     "FORWARD_MLP_FACTOR",
@@ -56,6 +57,7 @@ class Setup:
     request: PlanRequest
     version: str
     version_assumed: bool
+    note: str | None = None
 
 
 @dataclass
@@ -132,6 +134,17 @@ def setup_case(case: dict[str, Any]) -> Setup:
     )
     seqs = case.get("max_num_seqs") or seqs_default
     tokens = case.get("max_num_batched_tokens") or tokens_default
+    utilization = case.get("gpu_memory_utilization") or memory.default_gpu_memory_utilization(
+        version
+    )
+    implied = implied_utilization(case, version, total_gib)
+    note = None
+    if implied is not None and abs(implied - utilization) > UTILIZATION_TOLERANCE:
+        note = (
+            f"printed components sum to {implied:.2f} x the printed total, not the stated "
+            f"{utilization:.2f}; scored at {implied:.2f}"
+        )
+        utilization = implied
     fields: dict[str, Any] = dict(
         model=model,
         gpu=gpu,
@@ -140,8 +153,7 @@ def setup_case(case: dict[str, Any]) -> Setup:
         tensor_parallel_size=tp,
         pipeline_parallel_size=pp,
         max_model_len=max_len,
-        gpu_memory_utilization=case.get("gpu_memory_utilization")
-        or memory.default_gpu_memory_utilization(version),
+        gpu_memory_utilization=utilization,
         max_num_seqs=seqs,
         max_num_batched_tokens=max(tokens, 1),
         block_size=case.get("block_size") or memory.DEFAULT_BLOCK_SIZE,
@@ -153,7 +165,30 @@ def setup_case(case: dict[str, Any]) -> Setup:
         fields["kv_cache_dtype"] = case["kv_cache_dtype"]
     if case.get("dtype"):
         fields["dtype"] = case["dtype"]
-    return Setup(case, meta, PlanRequest(**fields), version, assumed)
+    return Setup(case, meta, PlanRequest(**fields), version, assumed, note)
+
+
+def implied_utilization(case: dict[str, Any], version: str, total_gib: float) -> float | None:
+    """The utilization a case's own printed components add up to (two decimals), if complete.
+
+    vLLM sizes the KV cache as utilization x total minus everything else it measured, so a
+    case printing every component pins its utilization down. V0: peak torch (weights
+    included) + non-torch + KV; V1: weights + activation + non-torch + KV, plus the CUDA-graph
+    estimate from 0.21 on.
+    """
+    if case.get("gpu_total_memory_gib") is None or case.get("kv_cache_gib") is None:
+        return None
+    era = memory.vllm_era(version)
+    if era == "v0":
+        names = ["peak_torch_memory_gib", "non_torch_gib", "kv_cache_gib"]
+    else:
+        names = ["weights_gib", "activation_peak_gib", "non_torch_gib", "kv_cache_gib"]
+        if era == "v1-graphs":
+            names.append("cuda_graph_gib")
+    values = [case.get(name) for name in names]
+    if any(v is None for v in values):
+        return None
+    return round(sum(float(v) for v in values if v is not None) / total_gib, 2)
 
 
 def actual_figures(case: dict[str, Any]) -> dict[str, float | bool | None]:
@@ -333,6 +368,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nresolved {len(setups)} cases; skipped {len(skipped)} (not counted):")
     print("\n".join(skipped))
     print("\n(version? = not printed; the engine's fallback release was assumed)")
+    notes = [f"  {s.case['case_id']}: {s.note}" for s in setups if s.note]
+    if notes:
+        print("\ncases whose printed figures contradict their stated settings:")
+        print("\n".join(notes))
     print("\nsummary")
     for label, rows in passes:
         print("\n".join(summarize(rows, label)))

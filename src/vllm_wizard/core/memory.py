@@ -156,6 +156,15 @@ class ComponentCorrection:
 
 
 @dataclass(frozen=True)
+class Mxfp4Kernel:
+    """The MXFP4 MoE backend vLLM picks for a GPU and the multiples it pads experts to."""
+
+    name: str = "none"
+    hidden_align: int = 1
+    inter_align: int = 1
+
+
+@dataclass(frozen=True)
 class EngineSettings:
     """The vLLM engine arguments that move memory."""
 
@@ -175,7 +184,7 @@ class EngineSettings:
     hybrid_kv_manager: bool = True
     prefix_caching: bool = True
     gdn_flashinfer_prefill: bool = False
-    moe_kernel_alignment: tuple[int, int] = (1, 1)
+    moe_kernel: Mxfp4Kernel = field(default_factory=Mxfp4Kernel)
 
 
 @dataclass(frozen=True)
@@ -432,38 +441,64 @@ def weights_bytes_per_gpu(meta: ModelMetadata, total_weights: int, tp: int, pp: 
 
 # MXFP4 bytes per parameter: 4-bit values plus one 8-bit scale per 32.
 MXFP4_BYTES_PER_PARAM = 0.5 + 1 / 32
+MXFP4_BLOCK = 32
+# OAI Triton's Hopper scale layout pads each expert's scale rows to 2 x warps x 2 x 8 (8 warps).
+TRITON_SCALE_ROW_ALIGN = 256
+# Before 0.25 (vLLM PR 46549) the Triton path kept the original block scales after swizzling.
+TRITON_SCALES_FREED_SINCE = Version("0.25.0")
 
 
-def mxfp4_moe_alignment(compute_capability: str | None, vendor: str) -> tuple[int, int]:
-    """(hidden, intermediate-per-partition) multiples vLLM 0.33's MXFP4 MoE kernel pads to.
+def mxfp4_moe_kernel(compute_capability: str | None, vendor: str) -> Mxfp4Kernel:
+    """The MXFP4 MoE kernel vLLM 0.33 picks for a GPU (fused_moe/oracle/mxfp4.py).
 
-    The backend follows the GPU (fused_moe/oracle/mxfp4.py): OAI Triton on Hopper pads the
-    intermediate width to 64; FlashInfer TRT-LLM on datacenter Blackwell pads to 256/128;
-    Marlin on Ampere, Ada and consumer Blackwell pads hidden to 256 and intermediate to 128;
-    ROCm's AITER pads both to 256.
+    OAI Triton on Hopper pads the intermediate width to 64; FlashInfer TRT-LLM on datacenter
+    Blackwell pads to 256/128; Marlin on Ampere, Ada and consumer Blackwell pads hidden to 256
+    and intermediate to 128; ROCm's AITER pads both to 256.
     """
     if vendor == "amd":
-        return 256, 256
+        return Mxfp4Kernel("aiter", 256, 256)
     major = int(compute_capability.split(".")[0]) if compute_capability else 0
     if major == 9:
-        return 1, 64
-    return 256, 128
+        return Mxfp4Kernel("triton", 1, 64)
+    if major == 10:
+        return Mxfp4Kernel("trtllm", 256, 128)
+    return Mxfp4Kernel("marlin", 256, 128)
 
 
-def mxfp4_padding_bytes(meta: ModelMetadata, settings: EngineSettings) -> int:
-    """Extra bytes per GPU when vLLM pads an MXFP4 checkpoint's experts to its kernel's tile.
+def mxfp4_load_overhead_bytes(meta: ModelMetadata, settings: EngineSettings) -> int:
+    """Bytes per GPU that an MXFP4 checkpoint's experts grow by when vLLM loads them.
 
-    Every routed expert's gate/up (2 x I x H) and down (H x I) weights grow from
-    H x I to H' x I' per TP rank, where I is the expert width split by TP.
+    Every backend pads each routed expert's gate/up (2 x I x H) and down (H x I) weights to
+    its tile, I being the expert width split by TP. The OAI Triton path also pads the
+    swizzled scale rows to 256, widens gpt-oss's expert biases to float32 and, before 0.25,
+    keeps the original block scales beside their swizzled copy.
     """
     if meta.quantization != "mxfp4" or not meta.num_experts:
         return 0
-    hidden_align, inter_align = settings.moe_kernel_alignment
+    kernel = settings.moe_kernel
     hidden = meta.hidden_size
     inter = (meta.moe_intermediate_size or meta.intermediate_size) // settings.tensor_parallel_size
-    grown = _round_up(hidden, hidden_align) * _round_up(inter, inter_align) - hidden * inter
+    padded = _round_up(hidden, kernel.hidden_align) * _round_up(inter, kernel.inter_align)
+    per_expert = 3 * (padded - hidden * inter) * MXFP4_BYTES_PER_PARAM
+    if kernel.name == "triton":
+        per_expert += _triton_extra_bytes_per_expert(meta, settings, hidden, inter)
     layers = math.ceil(meta.num_layers / settings.pipeline_parallel_size)
-    return int(layers * meta.num_experts * 3 * grown * MXFP4_BYTES_PER_PARAM)
+    return int(layers * meta.num_experts * per_expert)
+
+
+def _triton_extra_bytes_per_expert(
+    meta: ModelMetadata, settings: EngineSettings, hidden: int, inter: int
+) -> float:
+    """Scale padding, float32 biases and (before 0.25) the kept scales of one expert."""
+    gate_up_rows, down_rows = 2 * inter, hidden
+    scales = gate_up_rows * hidden / MXFP4_BLOCK + down_rows * inter / MXFP4_BLOCK
+    padding = (_round_up(gate_up_rows, TRITON_SCALE_ROW_ALIGN) - gate_up_rows) * (
+        hidden / MXFP4_BLOCK
+    ) + (_round_up(down_rows, TRITON_SCALE_ROW_ALIGN) - down_rows) * (inter / MXFP4_BLOCK)
+    biases = (gate_up_rows + down_rows) * 2 if meta.model_type == "gpt_oss" else 0
+    release = Version(parse_vllm_version(settings.vllm_version).base_version)
+    kept = scales if release < TRITON_SCALES_FREED_SINCE else 0
+    return padding + biases + kept
 
 
 def _round_up(value: int, multiple: int) -> int:
@@ -538,7 +573,7 @@ def plan_gpu_budget(
     """Replay vLLM's start-up accounting for the worker with the fewest KV blocks."""
     tp, pp = settings.tensor_parallel_size, settings.pipeline_parallel_size
     requested = math.ceil(total_bytes * settings.gpu_memory_utilization)
-    weights = weights_bytes_per_gpu(meta, weights_total, tp, pp) + mxfp4_padding_bytes(
+    weights = weights_bytes_per_gpu(meta, weights_total, tp, pp) + mxfp4_load_overhead_bytes(
         meta, settings
     )
 

@@ -31,7 +31,7 @@ from vllm_wizard.core.memory import (
     kv_layout,
     max_sequences_at_context,
     model_weights_bytes,
-    mxfp4_moe_alignment,
+    mxfp4_moe_kernel,
     plan_gpu_budget,
     replica_context_that_fits,
     replica_headroom_bytes,
@@ -607,9 +607,7 @@ def _engine_settings(
         hybrid_kv_manager=not request.disable_hybrid_kv_cache_manager,
         prefix_caching=request.enable_prefix_caching is not False,
         gdn_flashinfer_prefill=capability_x10(hardware.spec.compute_capability) == HOPPER_X10,
-        moe_kernel_alignment=mxfp4_moe_alignment(
-            hardware.spec.compute_capability, hardware.spec.vendor
-        ),
+        moe_kernel=mxfp4_moe_kernel(hardware.spec.compute_capability, hardware.spec.vendor),
     )
 
 

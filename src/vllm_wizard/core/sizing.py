@@ -22,7 +22,7 @@ from vllm_wizard.core.memory import (
     EngineSettings,
     GpuBudget,
     model_weights_bytes,
-    mxfp4_moe_alignment,
+    mxfp4_moe_kernel,
     plan_gpu_budget,
     replica_headroom_bytes,
     replica_kv_bytes_per_token,
@@ -562,7 +562,7 @@ def _evaluate(
         tensor_parallel_size=layout.tp,
         pipeline_parallel_size=layout.pp,
         vllm_version=request.vllm_version,
-        moe_kernel_alignment=mxfp4_moe_alignment(spec.compute_capability, spec.vendor),
+        moe_kernel=mxfp4_moe_kernel(spec.compute_capability, spec.vendor),
     )
     budget = plan_gpu_budget(meta, spec.memory_bytes, precision.weights_total_bytes, settings)
     per_request = replica_request_kv_bytes(meta, settings, search.max_model_len)
