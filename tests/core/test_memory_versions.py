@@ -164,3 +164,18 @@ def test_gemma3_on_a_gpu_without_bfloat16_runs_in_float32_not_float16() -> None:
     assert resolve_weight_dtype("auto", "float16", "8.0", "gemma2") == "bfloat16"
     with pytest.raises(InvalidParameterError, match="refuses float16"):
         resolve_weight_dtype("float16", "bfloat16", "9.0", "gemma3")
+
+
+def test_decoding_requests_hold_only_their_window_in_sliding_layers() -> None:
+    from vllm_wizard.core.catalog import catalog_metadata
+    from vllm_wizard.core.memory import requests_that_fit
+
+    meta = catalog_metadata("openai/gpt-oss-120b")
+    assert meta is not None
+    settings = engine_settings(max_model_len=4096, max_num_batched_tokens=8192)
+    # 412 tokens: 26 blocks in the 18 full layers; the 18 sliding layers keep the 128-token
+    # window plus the token being decoded: ceil(129 / 16) + 1 = 10 blocks. 36 per request.
+    assert requests_that_fit(meta, settings, 3600, 412) == 100
+    dense = llama_meta()
+    assert requests_that_fit(dense, settings, 3600, 412) == 3600 // 26
+    assert requests_that_fit(dense, settings, 0, 412) == 0

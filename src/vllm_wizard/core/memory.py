@@ -12,7 +12,7 @@ import functools
 import logging
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from packaging.version import InvalidVersion, Version
@@ -394,6 +394,22 @@ def request_kv_bytes(meta: ModelMetadata, settings: EngineSettings, context: int
     """
     layout = kv_layout(meta, settings, context)
     return layout.blocks_per_request * layout.bytes_per_block
+
+
+def requests_that_fit(
+    meta: ModelMetadata, settings: EngineSettings, num_blocks: int, context: int
+) -> int:
+    """Requests of `context` tokens decoding together in a KV pool of `num_blocks` blocks.
+
+    Each holds its grouped blocks: full-attention layers the whole context, sliding-window
+    layers only their window plus the token being decoded (vLLM frees the blocks that slid
+    out), Mamba layers their fixed state.
+    """
+    if num_blocks <= 0:
+        return 0
+    decoding = replace(settings, max_num_batched_tokens=1)
+    layout = kv_layout(meta, decoding, max(1, min(context, settings.max_model_len)))
+    return num_blocks // max(1, layout.blocks_per_request)
 
 
 def replica_request_kv_bytes(meta: ModelMetadata, settings: EngineSettings, context: int) -> int:

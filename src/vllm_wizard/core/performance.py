@@ -107,6 +107,9 @@ class PerfInputs:
     kv_capacity_tokens: int
     max_num_batched_tokens: int
     assumptions: list[str] = field(default_factory=list)
+    # Requests of the workload's context the KV cache admits at once (vLLM's block grouping:
+    # sliding-window layers hold only their window); None: kv_capacity_tokens / context.
+    kv_capacity_requests: int | None = None
     # Output lengths: fixed (every request generates gen_tokens) or varying like chat
     # traffic (exponential around the mean gen_tokens); `requests` is how many arrive
     # at once (0: the concurrency).
@@ -124,6 +127,7 @@ class Workload:
     max_num_seqs: int
     kv_capacity_tokens: int
     max_num_batched_tokens: int = 8192
+    kv_capacity_requests: int | None = None
 
 
 def build_inputs(
@@ -166,6 +170,7 @@ def build_inputs(
         max_num_seqs=workload.max_num_seqs,
         kv_capacity_tokens=workload.kv_capacity_tokens,
         max_num_batched_tokens=workload.max_num_batched_tokens,
+        kv_capacity_requests=workload.kv_capacity_requests,
     )
 
 
@@ -223,7 +228,12 @@ def effective_concurrency(inp: PerfInputs) -> int:
     """Sequences one replica decodes together: requested, capped by max_num_seqs and the KV cache."""
     per_replica = math.ceil(inp.concurrency / max(1, inp.replicas))
     context = inp.prompt_tokens + inp.gen_tokens
-    kv_cap = max(1, inp.kv_capacity_tokens // max(1, context)) if inp.kv_capacity_tokens > 0 else 1
+    if inp.kv_capacity_requests is not None:
+        kv_cap = max(1, inp.kv_capacity_requests)
+    elif inp.kv_capacity_tokens > 0:
+        kv_cap = max(1, inp.kv_capacity_tokens // max(1, context))
+    else:
+        kv_cap = 1
     return max(1, min(per_replica, inp.max_num_seqs, kv_cap))
 
 

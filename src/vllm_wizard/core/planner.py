@@ -36,6 +36,7 @@ from vllm_wizard.core.memory import (
     replica_context_that_fits,
     replica_headroom_bytes,
     replica_request_kv_bytes,
+    requests_that_fit,
 )
 from vllm_wizard.core.model_source import load_model_metadata
 from vllm_wizard.core.performance import Workload, build_inputs, estimate_performance
@@ -1178,6 +1179,9 @@ def _performance(
         max_num_seqs=c.settings.max_num_seqs,
         kv_capacity_tokens=c.budget.kv_tokens,
         max_num_batched_tokens=c.settings.max_num_batched_tokens,
+        kv_capacity_requests=requests_that_fit(
+            meta, c.settings, c.budget.num_blocks, request.prompt_tokens + request.gen_tokens
+        ),
     )
     inputs = build_inputs(
         meta,

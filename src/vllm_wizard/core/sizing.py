@@ -27,6 +27,7 @@ from vllm_wizard.core.memory import (
     replica_headroom_bytes,
     replica_kv_bytes_per_token,
     replica_request_kv_bytes,
+    requests_that_fit,
     weights_bytes_per_gpu,
 )
 from vllm_wizard.core.model_source import load_model_metadata
@@ -606,6 +607,9 @@ def _estimate_speed(
         max_num_seqs=settings.max_num_seqs,
         kv_capacity_tokens=budget.kv_tokens,
         max_num_batched_tokens=settings.max_num_batched_tokens,
+        kv_capacity_requests=requests_that_fit(
+            meta, settings, budget.num_blocks, request.prompt_tokens + request.gen_tokens
+        ),
     )
     inputs = build_inputs(
         meta,
