@@ -144,6 +144,20 @@ def test_varying_output_lengths_lower_burst_throughput() -> None:
     assert varying_rate < queued_rate < fixed_rate
 
 
+def test_queued_prompts_ride_in_decode_steps_with_chunked_prefill() -> None:
+    queued = replace(inputs(concurrency=64, prompt=2000, gen=200), variable_lengths=True)
+    queued = replace(queued, requests=1024)
+    v0 = replace(queued, chunked_prefill=False)
+    chunked_rate = point_estimate(queued).output_toks_per_s
+    separate_rate = point_estimate(v0).output_toks_per_s
+    # 960 queued prompts of 2000 tokens: each costs its FLOPs, not another weight read.
+    assert chunked_rate > separate_rate
+    assert (
+        performance._piggyback_s(queued, None)
+        < 1 / point_estimate(queued).roofline_prefill_toks_per_s * 1.0001
+    )
+
+
 def test_memory_and_compute_time_add_up_in_a_calibrated_step() -> None:
     inp = inputs(concurrency=256, prompt=200, gen=200)
     cal = load_calibration()

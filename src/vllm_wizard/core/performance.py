@@ -107,6 +107,9 @@ class PerfInputs:
     kv_capacity_tokens: int
     max_num_batched_tokens: int
     assumptions: list[str] = field(default_factory=list)
+    # V1 engine (0.8+): new prompts ride in the decode steps' token budget; V0 without
+    # chunked prefill ran them in prefill-only steps.
+    chunked_prefill: bool = True
     # Requests of the workload's context the KV cache admits at once (vLLM's block grouping:
     # sliding-window layers hold only their window); None: kv_capacity_tokens / context.
     kv_capacity_requests: int | None = None
@@ -128,6 +131,7 @@ class Workload:
     kv_capacity_tokens: int
     max_num_batched_tokens: int = 8192
     kv_capacity_requests: int | None = None
+    chunked_prefill: bool = True
 
 
 def build_inputs(
@@ -171,6 +175,7 @@ def build_inputs(
         kv_capacity_tokens=workload.kv_capacity_tokens,
         max_num_batched_tokens=workload.max_num_batched_tokens,
         kv_capacity_requests=workload.kv_capacity_requests,
+        chunked_prefill=workload.chunked_prefill,
     )
 
 
@@ -349,6 +354,15 @@ def _prefill_rate(inp: PerfInputs, tokens: int, cal: Calibration | None, bw_eff:
     return chunk / (max(compute_s, memory_s) + cal.step_overhead_s + comm_s)
 
 
+def _piggyback_s(inp: PerfInputs, cal: Calibration | None) -> float:
+    """Seconds one prompt token adds to a decode step it rides on (chunked prefill): its
+    FLOPs only, the weights being read for the decode tokens anyway."""
+    gpus = inp.tensor_parallel_size * inp.pipeline_parallel_size
+    per_token = 2 * inp.params_active + 2 * inp.attention_width * inp.num_layers * inp.prompt_tokens
+    mfu = cal.prefill_mfu if cal is not None else 1.0
+    return per_token / gpus / (inp.matmul_tflops * 1e12 * mfu)
+
+
 def point_estimate(inp: PerfInputs, cal: Calibration | None = None) -> PointEstimate:
     """Midpoint decode step, prefill rate and output rate, with the plain roofline beside them."""
     cal = cal or load_calibration()
@@ -374,8 +388,10 @@ def point_estimate(inp: PerfInputs, cal: Calibration | None = None) -> PointEsti
         roofline_prefill_toks_per_s=peak_prefill,
         single_prefill_toks_per_s=_prefill_rate(inp, inp.prompt_tokens, cal, bw_eff),
         roofline_single_prefill_toks_per_s=_prefill_rate(inp, inp.prompt_tokens, None, 1.0),
-        output_toks_per_s=_output_rate(inp, batch, step, prefill),
-        roofline_output_toks_per_s=_output_rate(inp, batch, roof_step, peak_prefill),
+        output_toks_per_s=_output_rate(inp, batch, step, prefill, _piggyback_s(inp, cal)),
+        roofline_output_toks_per_s=_output_rate(
+            inp, batch, roof_step, peak_prefill, _piggyback_s(inp, None)
+        ),
         allreduce_s=pp * _allreduce_s(inp, micro, cal.allreduce_latency_s),
     )
 
@@ -412,19 +428,25 @@ def _output_rate(
     batch: int,
     step: Callable[[int], float],
     prefill_toks_per_s: float,
+    piggyback_s_per_token: float,
 ) -> float:
     """All replicas' output tok/s over one burst of requests (prefill, then decode).
 
     Fixed lengths: the batch decodes gen_tokens steps together. Varying lengths: while
     requests wait, the batch stays full; once the queue is empty it drains as requests
-    finish, so the last ones decode at small batch.
+    finish, so the last ones decode at small batch. With chunked prefill the first batch's
+    prompts run alone and later prompts ride in decode steps, adding only their FLOPs.
     """
     if not inp.variable_lengths:
         cycle = batch * inp.prompt_tokens / prefill_toks_per_s + inp.gen_tokens * step(batch)
         return inp.replicas * batch * inp.gen_tokens / cycle
     waiting = math.ceil((inp.requests or inp.concurrency) / inp.replicas)
     requests = max(batch, waiting)
-    prefill = requests * inp.prompt_tokens / prefill_toks_per_s
+    if inp.chunked_prefill:
+        prefill = batch * inp.prompt_tokens / prefill_toks_per_s
+        prefill += (requests - batch) * inp.prompt_tokens * piggyback_s_per_token
+    else:
+        prefill = requests * inp.prompt_tokens / prefill_toks_per_s
     full = (requests - batch) * inp.gen_tokens * step(batch) / batch
     decode = full + _drain_s(inp, batch, step)
     return inp.replicas * requests * inp.gen_tokens / (prefill + decode)
@@ -492,7 +514,8 @@ def _assumptions(inp: PerfInputs, est: PointEstimate, cal: Calibration) -> list[
         "Ranges span 80% of the calibration's errors, widened for the constants fitted "
         "(at most 2x high/low); the high end "
         "never exceeds the plain bandwidth/compute roofline. On GPUs and models left out of "
-        "the fit, about two thirds of measured values fell inside (benchmarks/results).",
+        "the fit, 70% of measured values fell inside; 78-81% on cases or publications "
+        "left out (benchmarks/results).",
         "TTFT: low is an idle server; high waits behind half a burst of prompts. Under "
         "saturation TTFT is mostly queueing.",
     ]

@@ -37,6 +37,7 @@ from vllm_wizard.core.memory import (
     replica_headroom_bytes,
     replica_request_kv_bytes,
     requests_that_fit,
+    vllm_era,
 )
 from vllm_wizard.core.model_source import load_model_metadata
 from vllm_wizard.core.performance import Workload, build_inputs, estimate_performance
@@ -1179,6 +1180,7 @@ def _performance(
         max_num_seqs=c.settings.max_num_seqs,
         kv_capacity_tokens=c.budget.kv_tokens,
         max_num_batched_tokens=c.settings.max_num_batched_tokens,
+        chunked_prefill=vllm_era(c.settings.vllm_version) != "v0",
         kv_capacity_requests=requests_that_fit(
             meta, c.settings, c.budget.num_blocks, request.prompt_tokens + request.gen_tokens
         ),

@@ -28,6 +28,7 @@ from vllm_wizard.core.memory import (
     replica_kv_bytes_per_token,
     replica_request_kv_bytes,
     requests_that_fit,
+    vllm_era,
     weights_bytes_per_gpu,
 )
 from vllm_wizard.core.model_source import load_model_metadata
@@ -607,6 +608,7 @@ def _estimate_speed(
         max_num_seqs=settings.max_num_seqs,
         kv_capacity_tokens=budget.kv_tokens,
         max_num_batched_tokens=settings.max_num_batched_tokens,
+        chunked_prefill=vllm_era(settings.vllm_version) != "v0",
         kv_capacity_requests=requests_that_fit(
             meta, settings, budget.num_blocks, request.prompt_tokens + request.gen_tokens
         ),
