@@ -179,3 +179,17 @@ def test_decoding_requests_hold_only_their_window_in_sliding_layers() -> None:
     dense = llama_meta()
     assert requests_that_fit(dense, settings, 3600, 412) == 3600 // 26
     assert requests_that_fit(dense, settings, 0, 412) == 0
+
+
+def test_decode_reads_only_the_window_of_sliding_layers() -> None:
+    from vllm_wizard.core.catalog import catalog_metadata
+    from vllm_wizard.core.memory import kv_bytes_per_token, kv_read_bytes_per_token
+
+    meta = catalog_metadata("openai/gpt-oss-120b")
+    assert meta is not None
+    settings = engine_settings()
+    # 18 full layers read 1000 tokens, 18 sliding layers their 128; 2 x 8 x 64 x 2 B per layer.
+    assert kv_read_bytes_per_token(meta, settings, 1000) == -(-18 * 2048 * (1000 + 128) // 1000)
+    assert kv_read_bytes_per_token(meta, settings, 100) == 36 * 2048  # inside the window
+    dense = llama_meta()
+    assert kv_read_bytes_per_token(dense, settings, 5000) == kv_bytes_per_token(dense, 2)

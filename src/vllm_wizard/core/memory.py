@@ -345,6 +345,27 @@ def kv_layer_specs(
     return attention, states
 
 
+def kv_read_bytes_per_token(meta: ModelMetadata, settings: EngineSettings, context: int) -> int:
+    """KV bytes a decode step reads for one sequence of `context` tokens on one GPU, per
+    token of context: sliding-window and chunked layers read at most their window, Mamba
+    layers their fixed state once."""
+    attention, states = kv_layer_specs(
+        meta,
+        settings.kv_dtype_bytes,
+        settings.tensor_parallel_size,
+        settings.pipeline_parallel_size,
+        settings.vllm_version,
+        settings.gdn_flashinfer_prefill,
+    )
+    context = max(1, context)
+    total = sum(
+        spec.count * spec.bytes_per_token * (min(context, spec.window) if spec.window else context)
+        for spec in attention
+    )
+    total += sum(state.count * state.state_bytes for state in states)
+    return math.ceil(total / context)
+
+
 def kv_layout(
     meta: ModelMetadata, settings: EngineSettings, max_model_len: int | None = None, pp: int = 0
 ) -> KvLayout:

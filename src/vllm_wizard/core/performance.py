@@ -514,8 +514,8 @@ def _assumptions(inp: PerfInputs, est: PointEstimate, cal: Calibration) -> list[
         "Ranges span 80% of the calibration's errors, widened for the constants fitted "
         "(at most 2x high/low); the high end "
         "never exceeds the plain bandwidth/compute roofline. On GPUs and models left out of "
-        "the fit, 70% of measured values fell inside; 78-81% on cases or publications "
-        "left out (benchmarks/results).",
+        "the fit, two thirds of measured values fell inside; 78-81% on cases or "
+        "publications left out (benchmarks/results).",
         "TTFT: low is an idle server; high waits behind half a burst of prompts. Under "
         "saturation TTFT is mostly queueing.",
     ]

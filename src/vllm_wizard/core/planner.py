@@ -29,6 +29,7 @@ from vllm_wizard.core.memory import (
     default_gpu_memory_utilization,
     kv_bytes_per_token,
     kv_layout,
+    kv_read_bytes_per_token,
     max_sequences_at_context,
     model_weights_bytes,
     mxfp4_moe_kernel,
@@ -1190,7 +1191,9 @@ def _performance(
         hardware.spec,
         interconnect=hardware.interconnect,
         weights_bytes=weights_total,
-        kv_bytes_per_token_per_gpu=c.budget.kv_bytes_per_token,
+        kv_bytes_per_token_per_gpu=kv_read_bytes_per_token(
+            meta, c.settings, request.prompt_tokens + request.gen_tokens // 2
+        ),
         tensor_parallel_size=c.tp,
         pipeline_parallel_size=c.pp,
         replicas=max(1, hardware.gpus // (c.tp * c.pp)),

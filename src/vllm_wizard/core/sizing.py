@@ -21,6 +21,7 @@ from vllm_wizard.core.memory import (
     DEFAULT_BLOCK_SIZE,
     EngineSettings,
     GpuBudget,
+    kv_read_bytes_per_token,
     model_weights_bytes,
     mxfp4_moe_kernel,
     plan_gpu_budget,
@@ -618,7 +619,9 @@ def _estimate_speed(
         spec,
         interconnect=spec.interconnect,
         weights_bytes=precision.weights_total_bytes,
-        kv_bytes_per_token_per_gpu=budget.kv_bytes_per_token,
+        kv_bytes_per_token_per_gpu=kv_read_bytes_per_token(
+            meta, settings, request.prompt_tokens + request.gen_tokens // 2
+        ),
         tensor_parallel_size=layout.tp,
         pipeline_parallel_size=layout.pp,
         replicas=1,
