@@ -67,9 +67,13 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     thread.join(timeout=5)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """Headless Debian Chromium; skips without it unless VW_REQUIRE_BROWSER=1."""
+    """Headless Debian Chromium; skips without it unless VW_REQUIRE_BROWSER=1.
+
+    Module scope: Playwright's sync API keeps an event loop running in the main thread until
+    it exits, which would break later tests that start their own loop (asyncio.run).
+    """
     required = os.environ.get("VW_REQUIRE_BROWSER") == "1"
     missing = None
     try:
