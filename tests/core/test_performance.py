@@ -158,6 +158,17 @@ def test_queued_prompts_ride_in_decode_steps_with_chunked_prefill() -> None:
     )
 
 
+def test_a_prefill_chunk_pays_the_per_expert_cost_like_a_decode_step() -> None:
+    moe = inputs("openai/gpt-oss-120b", prompt=4000, concurrency=8)
+    cal = load_calibration()
+    free = replace(cal, expert_overhead_s=0.0)
+    bw = cal.bandwidth_efficiency["nvidia_hbm"]
+    with_cost = performance._prefill_rate(moe, 8192, cal, bw)
+    without = performance._prefill_rate(moe, 8192, free, bw)
+    chunk_s = 8192 / with_cost - 8192 / without
+    assert chunk_s == pytest.approx(cal.expert_overhead_s * 36 * 128, rel=0.01)
+
+
 def test_memory_and_compute_time_add_up_in_a_calibrated_step() -> None:
     inp = inputs(concurrency=256, prompt=200, gen=200)
     cal = load_calibration()

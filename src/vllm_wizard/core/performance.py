@@ -351,7 +351,9 @@ def _prefill_rate(inp: PerfInputs, tokens: int, cal: Calibration | None, bw_eff:
     compute_s = chunk * per_token / gpus / (rate * cal.prefill_mfu)
     memory_s = weights / (bandwidth * bw_eff)
     comm_s = _allreduce_s(inp, chunk, cal.allreduce_latency_s)
-    return chunk / (max(compute_s, memory_s) + cal.step_overhead_s + comm_s)
+    layers = inp.num_layers / inp.pipeline_parallel_size
+    moe_s = cal.expert_overhead_s * layers * _touched_experts(inp, chunk)
+    return chunk / (max(compute_s, memory_s) + cal.step_overhead_s + comm_s + moe_s)
 
 
 def _piggyback_s(inp: PerfInputs, cal: Calibration | None) -> float:
