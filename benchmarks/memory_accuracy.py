@@ -4,7 +4,8 @@ For every case in the reference file (or --cases FILE ...), runs `plan` with the
 settings and prints predicted against printed: weights per GPU, KV GiB per GPU, KV tokens,
 maximum concurrency and whether vLLM started. Settings the case does not state get the
 defaults of its vLLM release (utilization, max_num_seqs, max_num_batched_tokens); a case
-without a version gets a release of its engine (V0: 0.7.3, V1: 0.11.0).
+without a version gets the newest release of its engine out on its source date
+(benchmarks/vllm_release_dates.json, from PyPI), else V0: 0.7.3, V1: 0.11.0.
 
 Two passes: "shipped" uses the constants in core/memory.py (fitted on these very cases);
 "leave-one-out" refits the fitted constants on every other case before predicting each
@@ -36,6 +37,9 @@ from vllm_wizard.units import GiB, gib_to_bytes
 DEFAULT_CASES = Path(__file__).resolve().parents[2] / "shared/reference/vllm-startup-memory.jsonl"
 ENGINE_FALLBACK_VERSION = {"V0": "0.7.3", "V1": "0.11.0"}
 UTILIZATION_TOLERANCE = 0.015
+RELEASE_DATES: dict[str, str] = json.loads(
+    (Path(__file__).with_name("vllm_release_dates.json")).read_text(encoding="utf-8")
+)["releases"]
 FITTED = (
     "LOGITS_BYTES_PER_ENTRY",
     "FORWARD_MLP_FACTOR",
@@ -117,7 +121,7 @@ def setup_case(case: dict[str, Any]) -> Setup:
     except Exception:
         version = ""
     if not version:
-        version = ENGINE_FALLBACK_VERSION[case.get("vllm_engine") or "V1"]
+        version = release_at(case.get("source_date"), case.get("vllm_engine") or "V1")
         assumed = True
 
     tp = case.get("tensor_parallel_size") or case.get("gpu_count") or 1
@@ -166,6 +170,17 @@ def setup_case(case: dict[str, Any]) -> Setup:
     if case.get("dtype"):
         fields["dtype"] = case["dtype"]
     return Setup(case, meta, PlanRequest(**fields), version, assumed, note)
+
+
+def release_at(source_date: Any, engine: str) -> str:
+    """The newest vLLM release of the case's engine out on its source date (the first date of
+    a range), else the engine's fallback release."""
+    date = str(source_date or "")[:10]
+    if len(date) != 10 or not date[:4].isdigit():
+        return ENGINE_FALLBACK_VERSION[engine]
+    out = [v for v, day in RELEASE_DATES.items() if day <= date]
+    matching = [v for v in out if (memory.vllm_era(v) == "v0") == (engine == "V0")]
+    return matching[-1] if matching else ENGINE_FALLBACK_VERSION[engine]
 
 
 def implied_utilization(case: dict[str, Any], version: str, total_gib: float) -> float | None:
@@ -367,7 +382,7 @@ def main(argv: list[str] | None = None) -> int:
             )
     print(f"\nresolved {len(setups)} cases; skipped {len(skipped)} (not counted):")
     print("\n".join(skipped))
-    print("\n(version? = not printed; the engine's fallback release was assumed)")
+    print("\n(version? = not printed; the release out on the source date was assumed)")
     notes = [f"  {s.case['case_id']}: {s.note}" for s in setups if s.note]
     if notes:
         print("\ncases whose printed figures contradict their stated settings:")

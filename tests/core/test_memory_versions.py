@@ -129,7 +129,9 @@ def _mxfp4_overhead(cc: str, vendor: str = "nvidia", tp: int = 1, version: str =
     meta = catalog_metadata("openai/gpt-oss-20b")
     assert meta is not None and meta.quantization == "mxfp4"
     settings = engine_settings(
-        tensor_parallel_size=tp, moe_kernel=mxfp4_moe_kernel(cc, vendor), vllm_version=version
+        tensor_parallel_size=tp,
+        moe_kernel=mxfp4_moe_kernel(cc, vendor, version),
+        vllm_version=version,
     )
     return mxfp4_load_overhead_bytes(meta, settings)
 
@@ -154,6 +156,8 @@ def test_hopper_triton_path_keeps_the_original_block_scales_before_0_25() -> Non
     assert _mxfp4_overhead("9.0", version="0.24.0") == 24 * 32 * (per_expert_now + scales)
     # gpt-oss-20b printed 13.47 GiB on H100 in early-2026 images against a 12.80 GiB checkpoint.
     assert 0.55 * GiB < _mxfp4_overhead("9.0", version="0.14.1") < 0.65 * GiB
+    # Before 0.12 a pip install had no triton_kernels: Hopper fell back to Marlin, like Ampere.
+    assert _mxfp4_overhead("9.0", version="0.11.0") == _mxfp4_overhead("8.0")
 
 
 def test_gemma3_on_a_gpu_without_bfloat16_runs_in_float32_not_float16() -> None:

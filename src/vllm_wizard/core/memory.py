@@ -481,21 +481,27 @@ MXFP4_BYTES_PER_PARAM = 0.5 + 1 / 32
 MXFP4_BLOCK = 32
 # OAI Triton's Hopper scale layout pads each expert's scale rows to 2 x warps x 2 x 8 (8 warps).
 TRITON_SCALE_ROW_ALIGN = 256
-# Before 0.25 (vLLM PR 46549) the Triton path kept the original block scales after swizzling.
+# vLLM bundles OAI's triton_kernels from 0.12 (PR 28788); before, pip installs had no Triton
+# MXFP4 path. Until 0.25 (PR 46549) that path kept the original block scales after swizzling.
+TRITON_KERNELS_BUNDLED_SINCE = Version("0.12.0")
 TRITON_SCALES_FREED_SINCE = Version("0.25.0")
 
 
-def mxfp4_moe_kernel(compute_capability: str | None, vendor: str) -> Mxfp4Kernel:
-    """The MXFP4 MoE kernel vLLM 0.33 picks for a GPU (fused_moe/oracle/mxfp4.py).
+def mxfp4_moe_kernel(
+    compute_capability: str | None, vendor: str, vllm_version: str = "0.33.0"
+) -> Mxfp4Kernel:
+    """The MXFP4 MoE kernel vLLM picks for a GPU (fused_moe/oracle/mxfp4.py in 0.33).
 
-    OAI Triton on Hopper pads the intermediate width to 64; FlashInfer TRT-LLM on datacenter
-    Blackwell pads to 256/128; Marlin on Ampere, Ada and consumer Blackwell pads hidden to 256
-    and intermediate to 128; ROCm's AITER pads both to 256.
+    OAI Triton on Hopper pads the intermediate width to 64; before 0.12 vLLM did not bundle
+    triton_kernels, so a plain install fell back to Marlin there. FlashInfer TRT-LLM on
+    datacenter Blackwell pads to 256/128; Marlin on Ampere, Ada and consumer Blackwell pads
+    hidden to 256 and intermediate to 128; ROCm's AITER pads both to 256.
     """
     if vendor == "amd":
         return Mxfp4Kernel("aiter", 256, 256)
     major = int(compute_capability.split(".")[0]) if compute_capability else 0
-    if major == 9:
+    release = Version(parse_vllm_version(vllm_version).base_version)
+    if major == 9 and release >= TRITON_KERNELS_BUNDLED_SINCE:
         return Mxfp4Kernel("triton", 1, 64)
     if major == 10:
         return Mxfp4Kernel("trtllm", 256, 128)

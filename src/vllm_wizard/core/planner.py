@@ -610,7 +610,9 @@ def _engine_settings(
         hybrid_kv_manager=not request.disable_hybrid_kv_cache_manager,
         prefix_caching=request.enable_prefix_caching is not False,
         gdn_flashinfer_prefill=capability_x10(hardware.spec.compute_capability) == HOPPER_X10,
-        moe_kernel=mxfp4_moe_kernel(hardware.spec.compute_capability, hardware.spec.vendor),
+        moe_kernel=mxfp4_moe_kernel(
+            hardware.spec.compute_capability, hardware.spec.vendor, request.vllm_version
+        ),
     )
 
 

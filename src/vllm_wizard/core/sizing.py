@@ -565,7 +565,7 @@ def _evaluate(
         tensor_parallel_size=layout.tp,
         pipeline_parallel_size=layout.pp,
         vllm_version=request.vllm_version,
-        moe_kernel=mxfp4_moe_kernel(spec.compute_capability, spec.vendor),
+        moe_kernel=mxfp4_moe_kernel(spec.compute_capability, spec.vendor, request.vllm_version),
     )
     budget = plan_gpu_budget(meta, spec.memory_bytes, precision.weights_total_bytes, settings)
     per_request = replica_request_kv_bytes(meta, settings, search.max_model_len)
