@@ -26,6 +26,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from case_files import load_cases
+
 from vllm_wizard.core import memory
 from vllm_wizard.core.gpu_catalog import resolve_gpu
 from vllm_wizard.core.model_source import load_model_metadata
@@ -72,15 +75,6 @@ class Row:
     engine: str
     pred: dict[str, float | bool | None]
     actual: dict[str, float | bool | None]
-
-
-def load_cases(paths: list[Path]) -> list[dict[str, Any]]:
-    cases = []
-    for path in paths:
-        for line in path.read_text(encoding="utf-8").splitlines():
-            if line.strip():
-                cases.append(json.loads(line))
-    return cases
 
 
 def _gpu_name(case: dict[str, Any]) -> str | None:

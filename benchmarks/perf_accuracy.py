@@ -43,6 +43,9 @@ from pathlib import Path
 from typing import Any
 from unittest import mock
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from case_files import load_cases
+
 from vllm_wizard.core import memory, planner
 from vllm_wizard.core.gpu_catalog import resolve_gpu
 from vllm_wizard.core.model_source import load_model_metadata
@@ -50,6 +53,7 @@ from vllm_wizard.core.performance import (
     MAX_SPREAD,
     Calibration,
     PerfInputs,
+    calibration_from_dict,
     estimate_performance,
     load_calibration,
 )
@@ -127,15 +131,6 @@ class Score:
     @property
     def log_error(self) -> float:
         return math.log(self.mid / self.measured)
-
-
-def load_cases(paths: list[Path]) -> list[dict[str, Any]]:
-    rows = []
-    for path in paths:
-        for line in path.read_text(encoding="utf-8").splitlines():
-            if line.strip():
-                rows.append(json.loads(line))
-    return rows
 
 
 def _measured(row: dict[str, Any]) -> tuple[str, float]:
@@ -468,6 +463,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.fit:
         cal = fit(cases, START)
         DATA_FILE.write_text(json.dumps(calibration_dict(cal), indent=2) + "\n", encoding="utf-8")
+        # Score with the rounded constants the file ships, as a plain run will.
+        cal = calibration_from_dict(calibration_dict(cal))
         print(f"wrote {DATA_FILE.name}: {json.dumps(calibration_dict(cal))}")
     print(f"\nconstants: {json.dumps(calibration_dict(cal))}")
     print_scores("shipped constants", [score(c, cal) for c in cases], print)

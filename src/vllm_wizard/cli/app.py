@@ -177,7 +177,8 @@ app.command("web")(web_command)
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: run the app, turning every failure into one line and an exit code."""
     try:
-        app(args=argv, standalone_mode=False)
+        # Without standalone mode click hands back a command's typer.Exit code.
+        code = app(args=argv, standalone_mode=False)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except typer.Abort:
@@ -189,4 +190,4 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as exc:
         given = sys.argv[1:] if argv is None else argv
         sys.exit(report_error(exc, as_json=wants_json(given), argv=given))
-    sys.exit(0)
+    sys.exit(code if isinstance(code, int) else 0)

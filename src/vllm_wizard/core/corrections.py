@@ -18,7 +18,7 @@ have no "performance" section and are read as is):
     {"version": 2,
      "corrections": {"<GPU>|<family>|<major.minor>": {
         "activation_bytes": int, "non_torch_bytes": int, "cuda_graph_bytes": int,
-        "source": "where it came from"}},
+        "weights_bytes": int (absent in older files: 0), "source": "where it came from"}},
      "performance": {"<GPU>|<model id>|<major.minor>": {
         "ttft": float, "tpot": float, "output_throughput": float,
         "source": "where it came from"}}}
@@ -121,6 +121,7 @@ def find_correction(
         activation_bytes=int(entry.get("activation_bytes", 0)),
         non_torch_bytes=int(entry.get("non_torch_bytes", 0)),
         cuda_graph_bytes=int(entry.get("cuda_graph_bytes", 0)),
+        weights_bytes=int(entry.get("weights_bytes", 0)),
     )
     return correction, str(entry.get("source", "a saved log"))
 

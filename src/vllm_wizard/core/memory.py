@@ -153,6 +153,7 @@ class ComponentCorrection:
     activation_bytes: int = 0
     non_torch_bytes: int = 0
     cuda_graph_bytes: int = 0
+    weights_bytes: int = 0
 
 
 @dataclass(frozen=True)
@@ -575,7 +576,7 @@ def activation_peak_bytes(meta: ModelMetadata, settings: EngineSettings) -> int:
         hidden = int(tokens * meta.hidden_size * settings.weight_dtype_bytes)
         peak = max(forward, hidden + logits)
     logger.debug("activation: forward=%d peak=%d bytes", forward, peak)
-    return peak + settings.corrections.activation_bytes
+    return max(0, peak + settings.corrections.activation_bytes)
 
 
 def non_torch_bytes(tp: int, pp: int, correction: int = 0) -> int:
@@ -607,7 +608,7 @@ def cuda_graph_bytes(meta: ModelMetadata, settings: EngineSettings) -> int:
     n_graphs = _capture_count(settings.max_num_seqs)
     depth = max(1.0, meta.num_layers / 32)
     estimate = int(CUDA_GRAPH_BASE_BYTES + n_graphs * CUDA_GRAPH_PER_GRAPH_BYTES * depth)
-    return estimate + settings.corrections.cuda_graph_bytes
+    return max(0, estimate + settings.corrections.cuda_graph_bytes)
 
 
 def plan_gpu_budget(
@@ -619,6 +620,7 @@ def plan_gpu_budget(
     weights = weights_bytes_per_gpu(meta, weights_total, tp, pp) + mxfp4_load_overhead_bytes(
         meta, settings
     )
+    weights = max(0, weights + settings.corrections.weights_bytes)
 
     if settings.overhead_bytes is not None:
         activation, non_torch, graphs = settings.overhead_bytes, 0, 0

@@ -405,7 +405,12 @@ def _resolve_hardware(request: PlanRequest, notes: list[str]) -> Hardware:
     )
 
 
-_MEMORY_CORRECTION_KEYS = ("activation_bytes", "non_torch_bytes", "cuda_graph_bytes")
+_MEMORY_CORRECTION_KEYS = (
+    "activation_bytes",
+    "non_torch_bytes",
+    "cuda_graph_bytes",
+    "weights_bytes",
+)
 _SPEED_FACTOR_KEYS = ("ttft", "tpot", "output_throughput")
 
 
@@ -445,9 +450,9 @@ def _apply_corrections(
     c, source = found
     notes.append(
         f"Applied saved corrections for {hardware.spec.name} / {meta.model_type} / vLLM "
-        f"{request.vllm_version} (from {source}): activation {c.activation_bytes / GiB:+.2f}, "
-        f"non-torch {c.non_torch_bytes / GiB:+.2f}, CUDA graphs {c.cuda_graph_bytes / GiB:+.2f} "
-        "GiB; --no-corrections ignores them."
+        f"{request.vllm_version} (from {source}): weights {c.weights_bytes / GiB:+.2f}, "
+        f"activation {c.activation_bytes / GiB:+.2f}, non-torch {c.non_torch_bytes / GiB:+.2f}, "
+        f"CUDA graphs {c.cuda_graph_bytes / GiB:+.2f} GiB; --no-corrections ignores them."
     )
     return replace(hardware, correction=c)
 

@@ -42,6 +42,7 @@ class StartupLog:
     kv_needed_gib: float | None = None
     estimated_max_model_len: int | None = None
     kv_capacity_tokens_from_error: int | None = None
+    startup_error: str | None = None
 
     @property
     def memory_fields(self) -> dict[str, object]:
@@ -67,7 +68,13 @@ class StartupLog:
             self.estimated_max_model_len is not None
             or self.kv_capacity_tokens_from_error is not None
             or (self.kv_cache_gib is not None and self.kv_cache_gib <= 0)
+            or self.startup_error == "no memory left for the KV cache"
         )
+
+    @property
+    def started(self) -> bool:
+        """False when the log shows vLLM failing at start-up (KV check, OOM, engine error)."""
+        return not self.failed_kv_check and self.startup_error is None
 
     def as_dict(self) -> dict[str, object]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
@@ -183,6 +190,15 @@ _PATTERNS: list[tuple[str, list[str]]] = [
         [r"maximum number of tokens that can be stored in KV cache \(([\d,]+)\)"],
     ),
 ]
+# vLLM's own start-up failures, most specific first: (pattern, what the report calls it).
+_STARTUP_ERRORS = [
+    (r"No available memory for the cache blocks", "no memory left for the KV cache"),
+    (r"(?:CUDA out of memory|OutOfMemoryError|HIP out of memory)", "out of memory"),
+    (
+        r"(?:EngineCore failed to start|Engine core initialization failed)",
+        "engine failed to start",
+    ),
+]
 _TOTAL_FROM_FREE = re.compile(rf"Free memory on device \({NUM}/{NUM} GiB\)")
 _EAGER = re.compile(r"enforce_eager['\"]?\s*[:=]\s*(True|False)|(--enforce-eager)")
 
@@ -209,6 +225,10 @@ def parse_startup_log(text: str) -> StartupLog:
     free = _TOTAL_FROM_FREE.search(text)
     if free and log.total_gib is not None:
         log.total_gib = float(free.group(2))
+    for pattern, what in _STARTUP_ERRORS:
+        if re.search(pattern, text):
+            log.startup_error = what
+            break
     eager = _EAGER.search(text)
     if eager:
         log.enforce_eager = eager.group(1) == "True" or eager.group(2) is not None
