@@ -110,3 +110,18 @@ def test_fp8_kv_trade_off_only_under_context_pressure_on_capable_gpus() -> None:
     assert len(pressed) == 1 and "max_model_len" in pressed[0]
     assert trade_offs(gpu="H100", max_model_len=8192) == []  # plenty of KV cache
     assert trade_offs(gpu="L4", concurrency=4, kv_cache_dtype="fp8") == []
+
+
+def test_a_workload_vllm_holds_at_once_is_not_reported_as_queueing() -> None:
+    from vllm_wizard.core.planner import plan as run_plan
+    from vllm_wizard.schemas.request import PlanRequest
+
+    base = dict(model="meta-llama/Llama-3.1-8B-Instruct", gpu="L4", prompt_tokens=215)
+    tight = run_plan(PlanRequest(**base, gen_tokens=196, concurrency=64))
+    # 64 requests of 411 tokens fit vLLM's cache; only the plan's own margins are short.
+    assert not tight.feasibility.fits and tight.feasibility.will_start
+    assert not any("will queue" in w for w in tight.feasibility.warnings)
+    assert any("under the 1 GiB asked (--headroom-gb)" in w for w in tight.feasibility.warnings)
+    assert tight.vllm_args["max_model_len"] == 416  # 411 rounded up to whole 16-token blocks
+    over = run_plan(PlanRequest(**base, gen_tokens=196, concurrency=90))
+    assert any("exceeds the" in w and "411 tokens" in w for w in over.feasibility.warnings)

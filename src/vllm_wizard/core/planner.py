@@ -717,7 +717,7 @@ def _derived_context(
     # Never below the workload's own prompt + output: a shorter context serves none of its
     # requests, and (for hybrid models, whose state does not grow with length) buys little.
     wanted = request.prompt_tokens + request.gen_tokens
-    floor = -(-wanted // CONTEXT_ROUNDING) * CONTEXT_ROUNDING
+    floor = -(-wanted // settings.block_size) * settings.block_size
     return max(rounded, min(floor, model_max))
 
 
@@ -1099,7 +1099,17 @@ def _warnings(
             )
         )
     if not c.fits:
-        out.append("Does not fit as planned; remedies lists each fix, in order, with its plan.")
+        why = (
+            f" vLLM would start, but {request.concurrency} sequences of max_model_len "
+            f"{c.max_model_len} x fragmentation {request.fragmentation_factor:g} leave "
+            f"{c.headroom_bytes / GiB:.2f} GiB of headroom, under the "
+            f"{request.headroom_gb:g} GiB asked (--headroom-gb)."
+            if b.will_start
+            else ""
+        )
+        out.append(
+            "Does not fit as planned; remedies lists each fix, in order, with its plan." + why
+        )
     if (
         request.max_model_len is None
         and c.max_model_len < request.prompt_tokens + request.gen_tokens
@@ -1118,10 +1128,13 @@ def _warnings(
             "max_num_seqs 1 (from --concurrency 1): the server runs one request at a time "
             "and queues the rest; pass --concurrency N for the number of users you expect."
         )
-    if b.will_start and request.concurrency > b.max_concurrency:
+    context = min(request.prompt_tokens + request.gen_tokens, c.max_model_len)
+    held = requests_that_fit(meta, c.settings, b.num_blocks, context)
+    if b.will_start and request.concurrency > held:
         out.append(
-            f"Requested concurrency {request.concurrency} exceeds what the KV cache holds at "
-            f"max_model_len ({b.max_concurrency:.2f}x); requests will queue or be preempted."
+            f"Requested concurrency {request.concurrency} exceeds the {held} requests of "
+            f"{context} tokens (prompt + generation) the KV cache holds at once; the rest "
+            "will queue or be preempted."
         )
     if hardware.spec.consumer:
         out.append(
