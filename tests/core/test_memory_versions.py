@@ -197,3 +197,18 @@ def test_decode_reads_only_the_window_of_sliding_layers() -> None:
     assert kv_read_bytes_per_token(meta, settings, 100) == 36 * 2048  # inside the window
     dense = llama_meta()
     assert kv_read_bytes_per_token(dense, settings, 5000) == kv_bytes_per_token(dense, 2)
+
+
+def test_expert_parallel_splits_only_the_routed_experts() -> None:
+    from vllm_wizard.core.catalog import catalog_metadata
+    from vllm_wizard.core.memory import routed_expert_bytes, weights_bytes_per_gpu
+
+    meta = catalog_metadata("mistralai/Mixtral-8x7B-v0.1")
+    assert meta is not None
+    total = 2 * meta.params_total
+    experts = routed_expert_bytes(meta, total)
+    assert 0.9 * total < experts < total  # Mixtral is mostly experts
+    whole = weights_bytes_per_gpu(meta, total, 1, 1)
+    spread = weights_bytes_per_gpu(meta, total, 1, 1, ep=4)
+    assert spread == pytest.approx(total - experts + experts / 4, rel=1e-6)
+    assert whole == total

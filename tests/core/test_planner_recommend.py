@@ -125,3 +125,15 @@ def test_a_workload_vllm_holds_at_once_is_not_reported_as_queueing() -> None:
     assert tight.vllm_args["max_model_len"] == 416  # 411 rounded up to whole 16-token blocks
     over = run_plan(PlanRequest(**base, gen_tokens=196, concurrency=90))
     assert any("exceeds the" in w and "411 tokens" in w for w in over.feasibility.warnings)
+
+
+def test_data_parallel_moe_counts_each_gpus_share_of_the_experts() -> None:
+    from vllm_wizard.core.planner import plan as run_plan
+    from vllm_wizard.schemas.request import PlanRequest
+
+    result = run_plan(PlanRequest(model="openai/gpt-oss-120b", gpu="H100", gpus=2, concurrency=64))
+    assert result.vllm_args["data_parallel_size"] == 2
+    assert result.vllm_args["enable_expert_parallel"] is True
+    # ~57 GiB of MXFP4 experts split in two, plus ~4 GiB of BF16 attention/embeddings whole.
+    assert 30 < result.feasibility.per_gpu.weights_gb < 35
+    assert "1/2 of the routed experts" in result.explanations["enable_expert_parallel"]

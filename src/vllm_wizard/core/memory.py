@@ -186,6 +186,7 @@ class EngineSettings:
     prefix_caching: bool = True
     gdn_flashinfer_prefill: bool = False
     moe_kernel: Mxfp4Kernel = field(default_factory=Mxfp4Kernel)
+    expert_parallel_size: int = 1
 
 
 @dataclass(frozen=True)
@@ -467,14 +468,46 @@ def replica_headroom_bytes(budget: GpuBudget, gpus: int, workload_kv_bytes: floa
     return int(budget.requested_bytes * gpus - spent - workload_kv_bytes)
 
 
-def weights_bytes_per_gpu(meta: ModelMetadata, total_weights: int, tp: int, pp: int) -> int:
-    """One GPU's share of the weights; K/V projections replicate once TP exceeds the KV heads."""
+def expert_share(meta: ModelMetadata) -> float:
+    """Fraction of the parameters in routed experts, from total and active counts.
+
+    active = shared + k/E x experts and total = shared + experts give
+    experts = (total - active) x E / (E - k).
+    """
+    e, k = meta.num_experts, meta.num_experts_per_token
+    if e <= k or meta.params_total <= meta.params_active:
+        return 0.0
+    experts = (meta.params_total - meta.params_active) * e / (e - k)
+    return min(1.0, experts / meta.params_total)
+
+
+def routed_expert_bytes(meta: ModelMetadata, total_weights: int) -> int:
+    """Bytes of the routed experts within `total_weights` (MXFP4 experts at 4.25 bits while
+    the rest stays 16-bit; otherwise the experts' share of the parameters)."""
+    share = expert_share(meta)
+    if meta.quantization == "mxfp4":
+        return min(total_weights, int(share * meta.params_total * MXFP4_BYTES_PER_PARAM))
+    return int(total_weights * share)
+
+
+def weights_bytes_per_gpu(
+    meta: ModelMetadata, total_weights: int, tp: int, pp: int, ep: int = 1
+) -> int:
+    """One GPU's share of the weights; K/V projections replicate once TP exceeds the KV heads.
+
+    With expert parallelism over `ep` GPUs (TP x DP) each holds 1/ep of the routed experts,
+    whole, and the rest split by TP as usual.
+    """
+    experts = routed_expert_bytes(meta, total_weights) if ep > 1 else 0
+    dense = total_weights - experts
     if meta.attention == "mla" or meta.num_kv_heads >= tp:
-        return math.ceil(total_weights / (tp * pp))
-    kv_proj_params = meta.kv_layers * 2 * meta.hidden_size * meta.num_kv_heads * meta.head_dim
-    kv_proj_bytes = int(total_weights * kv_proj_params / meta.params_total)
-    replicated = kv_proj_bytes * tp // meta.num_kv_heads
-    return math.ceil((total_weights - kv_proj_bytes + replicated) / (tp * pp))
+        per_gpu = math.ceil(dense / (tp * pp))
+    else:
+        kv_proj_params = meta.kv_layers * 2 * meta.hidden_size * meta.num_kv_heads * meta.head_dim
+        kv_proj_bytes = int(total_weights * kv_proj_params / meta.params_total)
+        replicated = kv_proj_bytes * tp // meta.num_kv_heads
+        per_gpu = math.ceil((dense - kv_proj_bytes + replicated) / (tp * pp))
+    return per_gpu + math.ceil(experts / (ep * pp))
 
 
 # MXFP4 bytes per parameter: 4-bit values plus one 8-bit scale per 32.
@@ -513,7 +546,8 @@ def mxfp4_load_overhead_bytes(meta: ModelMetadata, settings: EngineSettings) -> 
     """Bytes per GPU that an MXFP4 checkpoint's experts grow by when vLLM loads them.
 
     Every backend pads each routed expert's gate/up (2 x I x H) and down (H x I) weights to
-    its tile, I being the expert width split by TP. The OAI Triton path also pads the
+    its tile, I being the expert width split by TP (whole under expert parallelism, where a
+    GPU holds 1/EP of the experts). The OAI Triton path also pads the
     swizzled scale rows to 256, widens gpt-oss's expert biases to float32 and, before 0.25,
     keeps the original block scales beside their swizzled copy.
     """
@@ -521,13 +555,16 @@ def mxfp4_load_overhead_bytes(meta: ModelMetadata, settings: EngineSettings) -> 
         return 0
     kernel = settings.moe_kernel
     hidden = meta.hidden_size
-    inter = (meta.moe_intermediate_size or meta.intermediate_size) // settings.tensor_parallel_size
+    ep = settings.expert_parallel_size
+    width = meta.moe_intermediate_size or meta.intermediate_size
+    inter = width if ep > 1 else width // settings.tensor_parallel_size
+    experts = math.ceil(meta.num_experts / ep)
     padded = _round_up(hidden, kernel.hidden_align) * _round_up(inter, kernel.inter_align)
     per_expert = 3 * (padded - hidden * inter) * MXFP4_BYTES_PER_PARAM
     if kernel.name == "triton":
         per_expert += _triton_extra_bytes_per_expert(meta, settings, hidden, inter)
     layers = math.ceil(meta.num_layers / settings.pipeline_parallel_size)
-    return int(layers * meta.num_experts * per_expert)
+    return int(layers * experts * per_expert)
 
 
 def _triton_extra_bytes_per_expert(
@@ -617,9 +654,9 @@ def plan_gpu_budget(
     """Replay vLLM's start-up accounting for the worker with the fewest KV blocks."""
     tp, pp = settings.tensor_parallel_size, settings.pipeline_parallel_size
     requested = math.ceil(total_bytes * settings.gpu_memory_utilization)
-    weights = weights_bytes_per_gpu(meta, weights_total, tp, pp) + mxfp4_load_overhead_bytes(
-        meta, settings
-    )
+    weights = weights_bytes_per_gpu(
+        meta, weights_total, tp, pp, settings.expert_parallel_size
+    ) + mxfp4_load_overhead_bytes(meta, settings)
     weights = max(0, weights + settings.corrections.weights_bytes)
 
     if settings.overhead_bytes is not None:

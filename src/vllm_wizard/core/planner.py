@@ -27,6 +27,7 @@ from vllm_wizard.core.memory import (
     EngineSettings,
     GpuBudget,
     default_gpu_memory_utilization,
+    expert_share,
     kv_bytes_per_token,
     kv_layout,
     kv_read_bytes_per_token,
@@ -183,6 +184,20 @@ def plan(
     )
     replicas = max(1, hardware.gpus // (candidate.tp * candidate.pp))
     dp = _data_parallel_size(meta, hardware, candidate)
+    if dp > 1:
+        # One server, DP attention ranks with the experts spread over all their GPUs.
+        candidate = _evaluate(
+            request,
+            meta,
+            hardware,
+            weights_total,
+            weight_dtype,
+            kv_bytes,
+            model_max,
+            candidate.tp,
+            candidate.pp,
+            expert_parallel=candidate.tp * dp,
+        )
 
     vllm_args, explanations = _vllm_args(
         request, meta, candidate, weight_dtype, kv_cache_dtype, quantization, hardware, dp
@@ -592,9 +607,11 @@ def _engine_settings(
     weight_dtype: str,
     kv_bytes: float,
     eager: bool | None = None,
+    expert_parallel: int = 1,
 ) -> EngineSettings:
     seqs = recommend_max_num_seqs(request)
     return EngineSettings(
+        expert_parallel_size=expert_parallel,
         max_model_len=max_model_len,
         max_num_seqs=seqs,
         max_num_batched_tokens=recommend_max_num_batched_tokens(
@@ -631,20 +648,19 @@ def _evaluate(
     model_max: int,
     tp: int,
     pp: int,
+    expert_parallel: int = 1,
 ) -> Candidate:
     """Budget one layout; derive max_model_len from memory when the user gave none.
 
     When the user left enforce_eager unset and only CUDA-graph memory breaks the fit,
-    the layout is planned in eager mode instead.
+    the layout is planned in eager mode instead. `expert_parallel` > 1 spreads the routed
+    experts over that many GPUs (DP x TP with --enable-expert-parallel).
     """
-    found = _evaluate_mode(
-        request, meta, hardware, weights_total, weight_dtype, kv_bytes, model_max, tp, pp, None
-    )
+    args = (request, meta, hardware, weights_total, weight_dtype, kv_bytes, model_max, tp, pp)
+    found = _evaluate_mode(*args, None, expert_parallel)
     if found.fits or request.enforce_eager is not None or found.budget.cuda_graph_bytes == 0:
         return found
-    eager = _evaluate_mode(
-        request, meta, hardware, weights_total, weight_dtype, kv_bytes, model_max, tp, pp, True
-    )
+    eager = _evaluate_mode(*args, True, expert_parallel)
     return eager if eager.fits else found
 
 
@@ -659,15 +675,18 @@ def _evaluate_mode(
     tp: int,
     pp: int,
     eager: bool | None,
+    expert_parallel: int = 1,
 ) -> Candidate:
     """One layout's budget, with enforce_eager forced when `eager` is set."""
     context = request.max_model_len or model_max
-    settings = _engine_settings(request, hardware, tp, pp, context, weight_dtype, kv_bytes, eager)
+    settings = _engine_settings(
+        request, hardware, tp, pp, context, weight_dtype, kv_bytes, eager, expert_parallel
+    )
     budget = plan_gpu_budget(meta, hardware.memory_bytes, weights_total, settings)
     if request.max_model_len is None:
         context = _derived_context(budget, settings, request, model_max, meta, kv_bytes)
         settings = _engine_settings(
-            request, hardware, tp, pp, context, weight_dtype, kv_bytes, eager
+            request, hardware, tp, pp, context, weight_dtype, kv_bytes, eager, expert_parallel
         )
         budget = plan_gpu_budget(meta, hardware.memory_bytes, weights_total, settings)
 
@@ -835,7 +854,8 @@ def _vllm_args(
         args["enable_expert_parallel"] = True
         why["enable_expert_parallel"] = (
             f"Places whole experts on each of the {dp * c.tp} GPUs instead of slicing every "
-            "expert; the memory figures assume full copies, so they are conservative."
+            f"expert: each GPU holds 1/{dp * c.tp} of the routed experts and the rest of the "
+            "model whole (as the memory figures count it)."
         )
     elif copies > 1:
         why["tensor_parallel_size"] += (
@@ -916,19 +936,6 @@ def _data_parallel_size(meta: ModelMetadata, hardware: Hardware, c: Candidate) -
         return 1
     copies = hardware.gpus // c.tp
     return max(1, min(copies, hardware.gpus_per_node // c.tp))
-
-
-def expert_share(meta: ModelMetadata) -> float:
-    """Fraction of the parameters in routed experts, from total and active counts.
-
-    active = shared + k/E x experts and total = shared + experts give
-    experts = (total - active) x E / (E - k).
-    """
-    e, k = meta.num_experts, meta.num_experts_per_token
-    if e <= k or meta.params_total <= meta.params_active:
-        return 0.0
-    experts = (meta.params_total - meta.params_active) * e / (e - k)
-    return min(1.0, experts / meta.params_total)
 
 
 def _dp_attention_note(
