@@ -73,6 +73,12 @@ def test_save_then_plan_applies_and_can_ignore(capsys: pytest.CaptureFixture[str
         a["feasibility"]["per_gpu"]["kv_cache_capacity_gb"]
         < b["feasibility"]["per_gpu"]["kv_cache_capacity_gb"]
     )
+    # A plan for another release does not use them, and says where they are.
+    other = [arg if arg != "0.10.1" else "0.33.0" for arg in plan]
+    _, out, _ = _run(other, capsys)
+    notes = json.loads(out)["notes"]
+    assert not any("Applied saved corrections" in n for n in notes)
+    assert any("exist for vLLM 0.10, not this plan's 0.33.0" in n for n in notes)
 
 
 GPT_OSS_LOG = """\

@@ -126,6 +126,13 @@ def find_correction(
     return correction, str(entry.get("source", "a saved log"))
 
 
+def correction_releases(gpu: str, family: str, path: Path | None = None) -> list[str]:
+    """The vLLM releases ('major.minor') with a stored memory correction for (GPU, family)."""
+    prefix = correction_key(gpu, family, "0.0.0").rsplit("|", 1)[0] + "|"
+    entries = _read_section(path or corrections_path(), MEMORY_SECTION)
+    return sorted(key[len(prefix) :] for key in entries if key.startswith(prefix))
+
+
 def save_correction(
     gpu: str,
     family: str,

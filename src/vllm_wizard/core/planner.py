@@ -16,6 +16,7 @@ from vllm_wizard.core import dtypes
 from vllm_wizard.core.corrections import (
     PerformanceFactors,
     apply_performance_factors,
+    correction_releases,
     find_correction,
     find_performance_factors,
 )
@@ -441,6 +442,20 @@ def _corrections_applied(
     return applied or None
 
 
+def _note_corrections_of_other_releases(
+    request: PlanRequest, meta: ModelMetadata, hardware: Hardware, notes: list[str]
+) -> None:
+    """Say so when check-log saved corrections for this GPU and family under other releases."""
+    releases = correction_releases(hardware.spec.name, meta.model_type)
+    if releases:
+        listed = ", ".join(releases)
+        notes.append(
+            f"Saved corrections for {hardware.spec.name} / {meta.model_type} exist for vLLM "
+            f"{listed}, not this plan's {request.vllm_version}; pass --vllm-version to plan "
+            "for that release and use them."
+        )
+
+
 def _apply_corrections(
     request: PlanRequest, meta: ModelMetadata, hardware: Hardware, notes: list[str]
 ) -> Hardware:
@@ -461,6 +476,8 @@ def _apply_corrections(
     else:
         found = find_correction(hardware.spec.name, meta.model_type, request.vllm_version)
     if found is None:
+        if recorded is None:
+            _note_corrections_of_other_releases(request, meta, hardware, notes)
         return hardware
     c, source = found
     notes.append(
