@@ -35,7 +35,7 @@ def _print_report(r: PlanResult, explain: bool) -> None:
             verdict,
             f"  {r.model.id} on {h.gpus}x {h.gpu_name} "
             f"(TP {h.tensor_parallel_size}, PP {h.pipeline_parallel_size}, "
-            f"{h.replicas} replica(s)); OOM risk: {f.oom_risk}",
+            f"{_copies(r)}); OOM risk: {f.oom_risk}",
         )
     )
     out.print(
@@ -162,11 +162,19 @@ def _performance_table(r: PlanResult) -> Table:
     t.add_row("decode per request", _range(p.decode_toks_per_s_range, "tok/s"))
     t.add_row("output, all requests", _range(p.output_toks_per_s_range, "tok/s"))
     t.add_row("time per output token", _range(p.tpot_ms_range, "ms"))
-    t.add_row("prefill", _range(p.prefill_toks_per_s_range, "tok/s"))
+    t.add_row("prefill, one replica", _range(p.prefill_toks_per_s_range, "tok/s"))
     t.add_row("time to first token", _range(p.ttft_ms_range, "ms"))
     t.add_row("requests", _range(p.requests_per_s_range, "req/s", digits=2))
     t.add_row("end-to-end latency", _range(p.e2e_latency_ms_range, "ms"))
     return t
+
+
+def _copies(r: PlanResult) -> str:
+    """How the GPUs hold the model: DP ranks of one server, or separate replicas."""
+    dp = int(r.vllm_args.get("data_parallel_size") or 1)
+    if dp > 1:
+        return f"DP {dp} in one server"
+    return f"{r.hardware.replicas} replica(s)"
 
 
 def _range(pair: tuple[float, float], unit: str, digits: int = 1) -> str:

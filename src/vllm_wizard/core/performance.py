@@ -505,8 +505,9 @@ def _assumptions(inp: PerfInputs, est: PointEstimate, cal: Calibration) -> list[
         "parameter per token plus attention over the prompt, in chunks of "
         f"{inp.max_num_batched_tokens} tokens (max_num_batched_tokens), each step at least "
         "one read of the weights.",
-        f"{est.batch} sequence(s) per replica decode together ({inp.concurrency} requested, "
-        "capped by max_num_seqs and the KV cache), each with "
+        f"{est.batch} sequence(s) per replica decode together ({inp.concurrency} requested"
+        + (f", split over {inp.replicas} replicas" if inp.replicas > 1 else "")
+        + "; at most max_num_seqs and what the KV cache holds), each with "
         f"{inp.prompt_tokens} prompt + {inp.gen_tokens} generated tokens"
         + (
             " on average (lengths vary: the batch drains as requests finish)."
