@@ -222,6 +222,12 @@ CASES: tuple[BadInput, ...] = (
         ("absent.log",),
     ),
     BadInput(
+        "log-is-a-folder",
+        "check-log",
+        lambda tmp: ["check-log", str(tmp)],
+        ("is a folder",),
+    ),
+    BadInput(
         "quantization-below-capability",
         "GPU",
         lambda _tmp: ["plan", "--model", MODEL, "--gpu", "V100", "--quantization", "fp8"],
