@@ -137,3 +137,15 @@ def test_data_parallel_moe_counts_each_gpus_share_of_the_experts() -> None:
     # ~57 GiB of MXFP4 experts split in two, plus ~4 GiB of BF16 attention/embeddings whole.
     assert 30 < result.feasibility.per_gpu.weights_gb < 35
     assert "1/2 of the routed experts" in result.explanations["enable_expert_parallel"]
+
+
+def test_each_copy_of_the_model_plans_for_its_share_of_the_concurrency() -> None:
+    from vllm_wizard.core.planner import plan as run_plan
+    from vllm_wizard.schemas.request import PlanRequest
+
+    base = dict(model="meta-llama/Llama-3.1-8B-Instruct", gpu="H100", prompt_tokens=1000)
+    one = run_plan(PlanRequest(**base, gen_tokens=300, concurrency=16))
+    two = run_plan(PlanRequest(**base, gen_tokens=300, concurrency=32, gpus=2))
+    # Two replicas behind a balancer each see 16 requests: the same per-GPU plan as one GPU.
+    assert two.vllm_args["max_num_seqs"] == one.vllm_args["max_num_seqs"] == 16
+    assert two.vllm_args["max_model_len"] == one.vllm_args["max_model_len"]

@@ -694,7 +694,12 @@ def _evaluate_mode(
     eager: bool | None,
     expert_parallel: int = 1,
 ) -> Candidate:
-    """One layout's budget, with enforce_eager forced when `eager` is set."""
+    """One layout's budget, with enforce_eager forced when `eager` is set.
+
+    Each copy of the model (a replica, or a DP rank of one server) serves its share of the
+    requested concurrency.
+    """
+    request = _per_copy(request, _copies(hardware, tp, pp))
     context = request.max_model_len or model_max
     settings = _engine_settings(
         request, hardware, tp, pp, context, weight_dtype, kv_bytes, eager, expert_parallel
@@ -723,6 +728,18 @@ def _evaluate_mode(
         fits=fits,
         headroom_bytes=headroom,
     )
+
+
+def _copies(hardware: Hardware, tp: int, pp: int) -> int:
+    """Copies of the model the GPUs hold: replicas, or DP ranks of one server."""
+    return max(1, hardware.gpus // (tp * pp))
+
+
+def _per_copy(request: PlanRequest, copies: int) -> PlanRequest:
+    """The request as one copy sees it: its share of the concurrency, rounded up."""
+    if copies == 1:
+        return request
+    return request.model_copy(update={"concurrency": -(-request.concurrency // copies)})
 
 
 def _derived_context(
@@ -997,6 +1014,7 @@ def _feasibility(
 ) -> FeasibilityReport:
     b = c.budget
     gpus = c.tp * c.pp
+    request = _per_copy(request, _copies(hardware, c.tp, c.pp))
     total = hardware.memory_bytes * gpus
     target = b.requested_bytes * gpus
     overhead = b.overhead_bytes * gpus
@@ -1006,7 +1024,11 @@ def _feasibility(
     headroom = c.headroom_bytes
     share = request.concurrency * request.fragmentation_factor
     max_ctx = replica_context_that_fits(meta, c.settings, free / share, model_max)
-    warnings = _warnings(request, meta, hardware, c, quantization, max_ctx)
+    copies = _copies(hardware, c.tp, c.pp)
+    label = (
+        f"{request.concurrency} per copy of {copies}" if copies > 1 else str(request.concurrency)
+    )
+    warnings = _warnings(request, meta, hardware, c, quantization, max_ctx, label)
     return FeasibilityReport(
         fits=c.fits,
         oom_risk=_oom_risk(b.will_start, headroom),
@@ -1109,6 +1131,7 @@ def _warnings(
     c: Candidate,
     quantization: str | None,
     max_ctx: int,
+    requests: str,
 ) -> list[str]:
     b = c.budget
     out: list[str] = []
@@ -1124,7 +1147,7 @@ def _warnings(
         )
     if not c.fits:
         why = (
-            f" vLLM would start, but {request.concurrency} sequences of max_model_len "
+            f" vLLM would start, but {requests} sequences of max_model_len "
             f"{c.max_model_len} x fragmentation {request.fragmentation_factor:g} leave "
             f"{c.headroom_bytes / GiB:.2f} GiB of headroom, under the "
             f"{request.headroom_gb:g} GiB asked (--headroom-gb)."
@@ -1156,7 +1179,7 @@ def _warnings(
     held = requests_that_fit(meta, c.settings, b.num_blocks, context)
     if b.will_start and request.concurrency > held:
         out.append(
-            f"Requested concurrency {request.concurrency} exceeds the {held} requests of "
+            f"Requested concurrency {requests} exceeds the {held} requests of "
             f"{context} tokens (prompt + generation) the KV cache holds at once; the rest "
             "will queue or be preempted."
         )
