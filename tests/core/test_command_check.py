@@ -185,3 +185,15 @@ def test_float16_for_a_gemma3_command_is_an_error_with_a_bfloat16_correction() -
     assert review.errors == 1
     assert "refuses float16 for model type gemma3" in review.findings[0]
     assert review.corrected.endswith("--dtype bfloat16")
+
+
+def test_data_parallel_ranks_count_their_gpus_and_share_the_experts() -> None:
+    from vllm_wizard.core.command_review import review_command
+
+    command = (
+        "vllm serve openai/gpt-oss-120b --tensor-parallel-size 1 --data-parallel-size 2 "
+        "--enable-expert-parallel --max-model-len 16384"
+    )
+    review = review_command(command, gpu="H100")
+    started = [f for f in review.findings if f.startswith("ok: vLLM should start on 2x")]
+    assert started and "(each of 2 DP ranks)" in started[0]

@@ -84,7 +84,8 @@ def review_command(
         changed = ", ".join(f"{flag} {value}" for flag, value in fixes.items())
         review.findings.append(f"note: the corrected command (and any plan below) uses {changed}")
     if gpu is not None or vram_gb is not None:
-        _check_plan(parsed.model, fields, gpu, gpus, vram_gb, review)
+        dp = _human_int(str(parsed.args.get("data_parallel_size") or 1)) or 1
+        _check_plan(parsed.model, fields, gpu, gpus, vram_gb, review, dp)
     else:
         review.findings.append("note: memory not checked; pass --gpu to say whether it starts")
     review.corrected = shlex.join(corrected)
@@ -193,13 +194,17 @@ def _check_plan(
     gpus: int | None,
     vram_gb: float | None,
     review: CommandReview,
+    data_parallel: int = 1,
 ) -> None:
+    """Plan the command on its GPUs: TP x PP x DP of them unless --gpus says otherwise (an MoE
+    model's DP ranks spread its experts, as `plan` lays them out)."""
     from pydantic import ValidationError
 
     from vllm_wizard.core.planner import plan
     from vllm_wizard.schemas.request import PlanRequest
 
     layout = fields.get("tensor_parallel_size", 1) * fields.get("pipeline_parallel_size", 1)
+    layout *= max(1, data_parallel)
     try:
         result = plan(
             PlanRequest(model=model, gpu=gpu, gpus=gpus or layout, vram_gb=vram_gb, **fields)
@@ -213,6 +218,7 @@ def _check_plan(
         review.findings.append(
             f"ok: vLLM should start on {where}: KV cache about {f.kv_cache_capacity_tokens} "
             f"tokens, {f.vllm_max_concurrency}x requests at full length"
+            + (f" (each of {data_parallel} DP ranks)" if data_parallel > 1 else "")
         )
     else:
         review.findings.append(f"error: vLLM would not start on {where}: {f.warnings[0]}")
