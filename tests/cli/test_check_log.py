@@ -161,3 +161,14 @@ def test_an_unknown_model_named_by_the_log_is_blamed_on_the_log(
     code, _, err = _run(["check-log", str(log), "--gpu", "H100"], capsys)
     assert code != 0 and len(err.strip().splitlines()) == 1
     assert "the model the log names, 'acme/unknown-7b'" in err and "Pass --model" in err
+
+
+def test_a_large_correction_resting_on_an_assumed_utilization_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    log = tmp_path / "v033.log"
+    text = LOG.read_text().replace("0.10.1.1", "0.33.0").replace("51.38 GiB", "45.0 GiB")
+    log.write_text(text.replace(", 'gpu_memory_utilization': 0.9", ""))
+    code, _, err = _run(["check-log", str(log), "--gpu", "H100", "--save"], capsys)
+    assert code == 1 and "assumed utilization 0.92" in err
+    assert not corrections_path().exists()

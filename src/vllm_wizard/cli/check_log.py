@@ -134,7 +134,8 @@ def check_log(
         result.feasibility.per_gpu.vram_gb,
     )
     if save:
-        _save(request, meta.model_type, result.hardware.gpu_name, rows, origin)
+        assumed = gpu_memory_utilization is None and log.gpu_memory_utilization is None
+        _save(request, meta.model_type, result.hardware.gpu_name, rows, origin, assumed)
 
 
 def _request_naming_the_source(from_option: bool, *args: Any) -> tuple[Any, Any]:
@@ -305,6 +306,7 @@ def _save(
     gpu_name: str,
     rows: list[Row],
     origin: str,
+    utilization_assumed: bool = False,
 ) -> None:
     from vllm_wizard.core.corrections import save_correction
     from vllm_wizard.core.memory import ComponentCorrection, vllm_era
@@ -339,7 +341,16 @@ def _save(
             file=sys.stderr,
         )
         raise typer.Exit(1)
-    if activation is not None and abs(activation) > max(predicted_activation, 0.5):
+    outweighs = activation is not None and abs(activation) > max(predicted_activation, 0.5)
+    if outweighs and utilization_assumed:
+        print(
+            f"not saved: the correction ({activation:+.2f} GiB of activation) would rest on the "
+            f"assumed utilization {request.gpu_memory_utilization:g}, which the log does not "
+            "print; pass --gpu-memory-utilization with the value the run used.",
+            file=sys.stderr,
+        )
+        raise typer.Exit(1)
+    if outweighs:
         print(
             f"warning: the activation correction ({activation:+.2f} GiB) outweighs the estimate "
             f"itself ({predicted_activation:.2f} GiB); check that max_num_seqs, "
