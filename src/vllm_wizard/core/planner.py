@@ -873,7 +873,8 @@ def _vllm_args(
     why["tensor_parallel_size"] = (
         "As requested"
         if request.tensor_parallel_size
-        else f"Smallest valid size that fits within a node of {hardware.gpus_per_node} GPUs"
+        else f"Smallest valid size whose full copy fits within a node of "
+        f"{hardware.gpus_per_node} GPUs"
         if request.batching_mode != "latency"
         else "Largest valid size in a node: lowest latency"
     ) + f"; {tp_summary(meta, max(hardware.gpus_per_node, c.tp))}."
