@@ -116,6 +116,8 @@ def test_two_node_plans_launch_head_and_headless_worker(
             assert ("headless" in values) == (rank > 0), (script, rank)
             if script == "docker-run.sh":
                 assert "--network" in argv and "host" in argv
+                # Only this node's 8 GPUs, not every GPU the host has.
+                assert argv[argv.index("--gpus") + 1] == "8"
     ray = run_script(files["serve_command_ray.sh"], tmp_path, NODE_RANK="0", HEAD_IP="10.0.0.1")
     assert assert_parses(serve_args(ray))["distributed_executor_backend"] == "ray"
     joined = run_script(files["serve_command_ray.sh"], tmp_path, NODE_RANK="1", HEAD_IP="h")
