@@ -105,7 +105,7 @@ def plan_command(
     batching_mode: Annotated[str, typer.Option(help=_help("batching_mode"))] = "balanced",
     gpu_memory_utilization: Annotated[
         OptFloat,
-        typer.Option(help=_help("gpu_memory_utilization", "0.90, 0.88 on consumer cards")),
+        typer.Option(help=_help("gpu_memory_utilization")),
     ] = None,
     overhead_gb: Annotated[OptFloat, typer.Option(help=_help("overhead_gb", "estimated"))] = None,
     fragmentation_factor: Annotated[float, typer.Option(help=_help("fragmentation_factor"))] = 1.15,

@@ -86,6 +86,8 @@ logger = logging.getLogger(__name__)
 HOPPER_X10 = 90  # vLLM 0.33 runs FlashInfer's GDN prefill on SM90 without conditions
 DEFAULT_MAX_MODEL_LEN = 2048  # vLLM's fallback when a config names no context length
 CONTEXT_ROUNDING = 256
+# A shorter max_model_len is offered as a remedy only when it trims at least this share.
+SHORTER_CONTEXT_GAIN = 1.05
 # gpu_memory_utilization written when the user gives none; consumer cards may drive a
 # display, whose memory vLLM's free-memory check at start-up would otherwise trip over.
 DEFAULT_UTILIZATION = 0.90
@@ -314,7 +316,7 @@ def _remedies(
             )
         )
     wanted = request.prompt_tokens + request.gen_tokens
-    if c.max_model_len > wanted:
+    if c.max_model_len > wanted * SHORTER_CONTEXT_GAIN:
         options.append(
             (
                 f"a shorter --max-model-len {wanted} (prompt + generation; vLLM's auto fits it)",
