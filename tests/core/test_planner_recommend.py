@@ -149,3 +149,22 @@ def test_each_copy_of_the_model_plans_for_its_share_of_the_concurrency() -> None
     # Two replicas behind a balancer each see 16 requests: the same per-GPU plan as one GPU.
     assert two.vllm_args["max_num_seqs"] == one.vllm_args["max_num_seqs"] == 16
     assert two.vllm_args["max_model_len"] == one.vllm_args["max_model_len"]
+
+
+def test_oom_risk_follows_the_workload_not_the_context_the_plan_fills() -> None:
+    from vllm_wizard.core.planner import plan as run_plan
+    from vllm_wizard.schemas.request import PlanRequest
+
+    result = run_plan(
+        PlanRequest(
+            model="openai/gpt-oss-120b",
+            gpu="H100",
+            prompt_tokens=1000,
+            gen_tokens=300,
+            concurrency=32,
+        )
+    )
+    # max_model_len is derived to fill the KV cache (about 1 GiB of headroom left), but 32
+    # requests of 1,300 tokens use a fraction of it.
+    assert result.feasibility.headroom_gb < 2 and result.feasibility.oom_risk == "low"
+    assert "trades concurrency for context" in result.explanations["max_model_len"]

@@ -931,7 +931,15 @@ def _vllm_args(
     why["max_model_len"] = (
         "As requested."
         if request.max_model_len
-        else "Longest context the KV cache holds for the requested concurrency."
+        else "Longest context the KV cache holds for the requested concurrency"
+        + (
+            f" ({s.max_num_seqs} at once, x{request.fragmentation_factor:g} fragmentation); "
+            f"the model allows {meta.max_position_embeddings:,}. A longer --max-model-len "
+            "trades concurrency for context: vLLM admits requests by their actual length, "
+            "so long ones then wait for room."
+            if meta.max_position_embeddings and c.max_model_len < meta.max_position_embeddings
+            else "."
+        )
     )
     args["max_num_seqs"] = s.max_num_seqs
     why["max_num_seqs"] = "Requested concurrency; a smaller cap also shrinks the logits peak."
@@ -1032,9 +1040,12 @@ def _feasibility(
         f"{request.concurrency} per copy of {copies}" if copies > 1 else str(request.concurrency)
     )
     warnings = _warnings(request, meta, hardware, c, quantization, max_ctx, label)
+    actual = min(request.prompt_tokens + request.gen_tokens, c.max_model_len)
+    actual_kv = replica_request_kv_bytes(meta, c.settings, actual)
+    workload_headroom = free - int(actual_kv * request.concurrency * request.fragmentation_factor)
     return FeasibilityReport(
         fits=c.fits,
-        oom_risk=_oom_risk(b.will_start, headroom),
+        oom_risk=_oom_risk(b.will_start, workload_headroom),
         vram_total_gb=bytes_to_gib(total),
         vram_target_alloc_gb=bytes_to_gib(target),
         weights_gb=bytes_to_gib(b.weights_bytes * gpus),
@@ -1121,7 +1132,9 @@ def kv_layout_report(layout: KvLayout, settings: EngineSettings) -> KvLayoutRepo
 
 
 def _oom_risk(will_start: bool, headroom: int) -> str:
-    """high only when vLLM would fail to start; a workload over the KV cache queues instead."""
+    """high only when vLLM would fail to start (a workload over the KV cache queues instead);
+    else low or medium by the headroom the workload's own requests (prompt + generation
+    tokens, not all at max_model_len) leave."""
     if not will_start:
         return "high"
     return "low" if headroom >= 2 * GiB else "medium"
