@@ -290,3 +290,13 @@ def test_refining_only_what_shows_keeps_the_top_and_the_front_exact() -> None:
         (key(o), o.concurrency_per_replica, o.tpot_ms) for o in full[:10]
     ]
     assert {key(full[r - 1]) for r in short.pareto_ranks} == {key(o) for o in full if o.pareto}
+
+
+def test_an_moe_search_says_plan_may_choose_expert_parallel() -> None:
+    from vllm_wizard.core.sizing import size
+    from vllm_wizard.schemas.size import SizeRequest
+
+    result = size(SizeRequest(model="openai/gpt-oss-120b", gpus=["H100"], concurrency=64))
+    assert any("--enable-expert-parallel" in note for note in result.notes)
+    dense = size(SizeRequest(model="meta-llama/Llama-3.1-8B-Instruct", gpus=["H100"]))
+    assert not any("--enable-expert-parallel" in note for note in dense.notes)

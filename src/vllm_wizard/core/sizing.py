@@ -201,6 +201,12 @@ def size(request: SizeRequest) -> SizeResult:
     ]
     if not found:
         notes.append(_nothing_fits_hint())
+    if meta.num_experts:
+        notes.append(
+            "MoE model: the search tries TP/PP layouts and separate replicas only. On the same "
+            "GPUs `plan` may serve it as data-parallel ranks with --enable-expert-parallel "
+            "(experts spread, less memory per GPU); run `plan --gpus N` on a row to compare."
+        )
     return SizeResult(
         model=request.model,
         target=_target_dict(search),
