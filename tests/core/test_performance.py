@@ -368,3 +368,24 @@ def test_shipped_constants_meet_the_issue_targets_on_the_reference_cases() -> No
     assert inside >= 0.7
     assert median <= math.log(1.3)
     assert max(s.high / s.low for s in scores) <= 2.0 + 1e-6
+
+
+def test_expert_parallel_ranks_read_only_their_share_of_the_experts() -> None:
+    from vllm_wizard.core.memory import routed_expert_bytes
+
+    meta = catalog_metadata("mistralai/Mixtral-8x7B-v0.1")
+    assert meta is not None
+    copies = replace(inputs("mistralai/Mixtral-8x7B-v0.1", concurrency=32), replicas=2)
+    spread = replace(
+        copies,
+        expert_parallel=2,
+        expert_bytes=float(routed_expert_bytes(meta, int(copies.weights_bytes))),
+    )
+    # 16 sequences per rank; with EP each GPU serves the 32 tokens of both ranks, but only
+    # for its 4 of the 8 experts.
+    assert performance._weights_read_per_gpu(spread, 16) < performance._weights_read_per_gpu(
+        copies, 16
+    )
+    assert performance._all_to_all_s(copies, 16, 2e-5) == 0.0
+    assert performance._all_to_all_s(spread, 16, 2e-5) > 0.0
+    assert any("Expert parallel over 2 GPUs" in a for a in estimate_performance(spread).assumptions)

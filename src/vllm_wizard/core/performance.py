@@ -28,6 +28,7 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
+from vllm_wizard.core.memory import routed_expert_bytes
 from vllm_wizard.schemas.gpu import GpuSpec
 from vllm_wizard.schemas.model import ModelMetadata
 from vllm_wizard.schemas.plan import PerformanceReport
@@ -107,6 +108,10 @@ class PerfInputs:
     kv_capacity_tokens: int
     max_num_batched_tokens: int
     assumptions: list[str] = field(default_factory=list)
+    # Expert parallelism over TP x DP GPUs (DP ranks of one server): each GPU holds 1/EP of
+    # the routed experts (`expert_bytes` of the weights are routed experts).
+    expert_parallel: int = 1
+    expert_bytes: float = 0.0
     # V1 engine (0.8+): new prompts ride in the decode steps' token budget; V0 without
     # chunked prefill ran them in prefill-only steps.
     chunked_prefill: bool = True
@@ -146,6 +151,7 @@ def build_inputs(
     replicas: int,
     quantization: str | None,
     workload: Workload,
+    expert_parallel: int = 1,
 ) -> PerfInputs:
     """Gather the model, GPU and layout facts the estimate needs."""
     link = spec.interconnect_gbps if interconnect == spec.interconnect else None
@@ -176,6 +182,10 @@ def build_inputs(
         max_num_batched_tokens=workload.max_num_batched_tokens,
         kv_capacity_requests=workload.kv_capacity_requests,
         chunked_prefill=workload.chunked_prefill,
+        expert_parallel=expert_parallel,
+        expert_bytes=float(routed_expert_bytes(meta, weights_bytes))
+        if expert_parallel > 1
+        else 0.0,
     )
 
 
@@ -286,6 +296,53 @@ def _touched_experts(inp: PerfInputs, tokens: int) -> float:
     return inp.num_experts * (1 - (1 - share) ** max(1, tokens))
 
 
+def _server_tokens(inp: PerfInputs, tokens: int) -> int:
+    """Tokens the experts of one GPU see: with expert parallelism every DP rank routes its
+    tokens to every GPU's experts."""
+    ranks = max(1, inp.expert_parallel // inp.tensor_parallel_size)
+    return tokens * ranks if inp.expert_parallel > 1 else tokens
+
+
+def _weights_read_per_gpu(inp: PerfInputs, tokens: int) -> float:
+    """Weight bytes one GPU reads in a step over `tokens` tokens of its replica (MoE: only
+    the experts routed to; expert parallelism: of the GPU's own 1/EP of them)."""
+    gpus = inp.tensor_parallel_size * inp.pipeline_parallel_size
+    if inp.expert_parallel <= 1 or inp.num_experts == 0:
+        return (
+            active_weight_bytes(
+                inp.weights_bytes,
+                inp.params_total,
+                inp.params_active,
+                inp.num_experts,
+                inp.experts_per_token,
+                tokens,
+            )
+            / gpus
+        )
+    touched = _touched_experts(inp, _server_tokens(inp, tokens)) / inp.num_experts
+    dense = (inp.weights_bytes - inp.expert_bytes) / gpus
+    return dense + inp.expert_bytes / (inp.expert_parallel * inp.pipeline_parallel_size) * touched
+
+
+def _experts_run_per_gpu(inp: PerfInputs, tokens: int) -> float:
+    """Experts per MoE layer one GPU runs in a step over `tokens` tokens of its replica."""
+    if inp.expert_parallel <= 1:
+        return _touched_experts(inp, tokens)
+    return _touched_experts(inp, _server_tokens(inp, tokens)) / inp.expert_parallel
+
+
+def _all_to_all_s(inp: PerfInputs, tokens: int, latency_s: float) -> float:
+    """Expert parallelism's dispatch and combine: two exchanges per layer of each token's
+    top-k hidden states with the other GPUs of the server, over the GPU link."""
+    ep = inp.expert_parallel
+    if ep <= 1 or inp.num_experts == 0:
+        return 0.0
+    link = inp.interconnect_gbps or LINK_GBPS.get(inp.interconnect, LINK_GBPS["unknown"])
+    sent = tokens * inp.experts_per_token * inp.hidden_size * ACTIVATION_BYTES * (ep - 1) / ep
+    layers = inp.num_layers / inp.pipeline_parallel_size
+    return 2 * layers * (latency_s + sent / (link * 1e9))
+
+
 def _stage_step_s(inp: PerfInputs, batch: int, cal: Calibration | None, bw_eff: float) -> float:
     """One decode step of one pipeline stage over `batch` sequences (seconds).
 
@@ -295,17 +352,7 @@ def _stage_step_s(inp: PerfInputs, batch: int, cal: Calibration | None, bw_eff: 
     bandwidth and tensor rate, no overheads.
     """
     gpus = inp.tensor_parallel_size * inp.pipeline_parallel_size
-    weights = (
-        active_weight_bytes(
-            inp.weights_bytes,
-            inp.params_total,
-            inp.params_active,
-            inp.num_experts,
-            inp.experts_per_token,
-            batch,
-        )
-        / gpus
-    )
+    weights = _weights_read_per_gpu(inp, batch)
     context = inp.prompt_tokens + inp.gen_tokens / 2
     kv = batch * context * inp.kv_bytes_per_token_per_gpu
     memory_s = (weights + kv) / (inp.memory_bandwidth_gbps * 1e9 * bw_eff)
@@ -318,7 +365,7 @@ def _stage_step_s(inp: PerfInputs, batch: int, cal: Calibration | None, bw_eff: 
         return max(memory_s, (dense_flops + expert_flops) / rate)
     compute_s = (dense_flops + expert_flops) / (rate * cal.decode_mfu)
     layers = inp.num_layers / inp.pipeline_parallel_size
-    moe_s = cal.expert_overhead_s * layers * _touched_experts(inp, batch)
+    moe_s = cal.expert_overhead_s * layers * _experts_run_per_gpu(inp, batch)
     return memory_s + compute_s + cal.step_overhead_s + moe_s
 
 
@@ -334,25 +381,16 @@ def _prefill_rate(inp: PerfInputs, tokens: int, cal: Calibration | None, bw_eff:
     gpus = inp.tensor_parallel_size * inp.pipeline_parallel_size
     per_token = 2 * inp.params_active + 2 * inp.attention_width * inp.num_layers * inp.prompt_tokens
     rate = inp.matmul_tflops * 1e12
-    weights = (
-        active_weight_bytes(
-            inp.weights_bytes,
-            inp.params_total,
-            inp.params_active,
-            inp.num_experts,
-            inp.experts_per_token,
-            chunk,
-        )
-        / gpus
-    )
+    weights = _weights_read_per_gpu(inp, chunk)
     bandwidth = inp.memory_bandwidth_gbps * 1e9
     if cal is None:
         return chunk / max(chunk * per_token / gpus / rate, weights / bandwidth)
     compute_s = chunk * per_token / gpus / (rate * cal.prefill_mfu)
     memory_s = weights / (bandwidth * bw_eff)
     comm_s = _allreduce_s(inp, chunk, cal.allreduce_latency_s)
+    comm_s += _all_to_all_s(inp, chunk, cal.allreduce_latency_s)
     layers = inp.num_layers / inp.pipeline_parallel_size
-    moe_s = cal.expert_overhead_s * layers * _touched_experts(inp, chunk)
+    moe_s = cal.expert_overhead_s * layers * _experts_run_per_gpu(inp, chunk)
     return chunk / (max(compute_s, memory_s) + cal.step_overhead_s + comm_s + moe_s)
 
 
@@ -403,6 +441,7 @@ def _step_s(inp: PerfInputs, batch: int, cal: Calibration, bw_eff: float) -> flo
     pp = inp.pipeline_parallel_size
     micro = max(1, math.ceil(batch / pp))
     comm = _allreduce_s(inp, micro, cal.allreduce_latency_s)
+    comm += _all_to_all_s(inp, micro, cal.allreduce_latency_s)
     return pp * (_stage_step_s(inp, micro, cal, bw_eff) + comm)
 
 
@@ -527,6 +566,12 @@ def _assumptions(inp: PerfInputs, est: PointEstimate, cal: Calibration) -> list[
             f"MoE: a step over {est.batch} token(s) reads only the experts they route to "
             f"({inp.experts_per_token} of {inp.num_experts} per token, uniform routing), and "
             f"pays {cal.expert_overhead_s * 1e6:.0f} us per layer for each expert it runs."
+        )
+    if inp.expert_parallel > 1:
+        lines.append(
+            f"Expert parallel over {inp.expert_parallel} GPUs: each reads only its share of "
+            "the experts, for the tokens of every DP rank, and exchanges tokens with the "
+            "others twice per layer (dispatch and combine)."
         )
     if inp.tensor_parallel_size > 1:
         lines.append(

@@ -1282,6 +1282,7 @@ def _performance(
         replicas=max(1, hardware.gpus // (c.tp * c.pp)),
         quantization=quantization,
         workload=workload,
+        expert_parallel=c.settings.expert_parallel_size,
     )
     return estimate_performance(inputs)
 
