@@ -64,3 +64,14 @@ def engine_settings(**overrides: Any) -> EngineSettings:
     )
     base.update(overrides)
     return EngineSettings(**base)
+
+
+def run_main(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    """Run the CLI entry point: (exit code, stdout, stderr); never a traceback on stderr."""
+    from vllm_wizard.cli.app import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(args)
+    out = capsys.readouterr()
+    assert "Traceback (most recent call last)" not in out.err, out.err
+    return int(exc.value.code or 0), out.out, out.err

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.conftest import run_main as _run
 from tests.fake_openai import FakeServerState, fake_openai_server
-from vllm_wizard.cli.app import main
 from vllm_wizard.core.corrections import corrections_path, find_performance_factors
 
 MODEL = "meta-llama/Llama-3.1-8B-Instruct"
@@ -17,14 +17,6 @@ TTFT_S = 0.25
 ITL_S = 0.025
 GEN = 6
 WORKLOAD = ["--prompt-tokens", "64", "--gen-tokens", str(GEN), "--concurrency", "2"]
-
-
-def _run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exc:
-        main(args)
-    out = capsys.readouterr()
-    assert "Traceback (most recent call last)" not in out.err, out.err
-    return int(exc.value.code or 0), out.out, out.err
 
 
 @pytest.fixture

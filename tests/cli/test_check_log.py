@@ -7,18 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from vllm_wizard.cli.app import main
+from tests.conftest import run_main as _run
 from vllm_wizard.core.corrections import corrections_path, find_correction
 
 LOG = Path(__file__).parents[1] / "fixtures/logs/v1-llama-8b-h100.log"
-
-
-def _run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exc:
-        main(args)
-    out = capsys.readouterr()
-    assert "Traceback (most recent call last)" not in out.err, out.err
-    return int(exc.value.code or 0), out.out, out.err
 
 
 def test_side_by_side(capsys: pytest.CaptureFixture[str]) -> None:

@@ -1025,7 +1025,8 @@ def _feasibility(
 ) -> FeasibilityReport:
     b = c.budget
     gpus = c.tp * c.pp
-    request = _per_copy(request, _copies(hardware, c.tp, c.pp))
+    copies = _copies(hardware, c.tp, c.pp)
+    request = _per_copy(request, copies)
     total = hardware.memory_bytes * gpus
     target = b.requested_bytes * gpus
     overhead = b.overhead_bytes * gpus
@@ -1035,7 +1036,6 @@ def _feasibility(
     headroom = c.headroom_bytes
     share = request.concurrency * request.fragmentation_factor
     max_ctx = replica_context_that_fits(meta, c.settings, free / share, model_max)
-    copies = _copies(hardware, c.tp, c.pp)
     label = (
         f"{request.concurrency} per copy of {copies}" if copies > 1 else str(request.concurrency)
     )
